@@ -1,0 +1,141 @@
+//! A TTL cache with in-flight de-duplication: concurrent misses for one key share one
+//! computation, and a fresh entry is read without any await (the hot path of every connect).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
+
+pub struct TtlCache<V> {
+    entries: Mutex<HashMap<String, (V, Instant)>>,
+    in_flight: Mutex<HashMap<String, Arc<OnceCell<V>>>>,
+    capacity: usize,
+}
+
+impl<V: Clone> TtlCache<V> {
+    pub fn new(capacity: usize) -> Self {
+        TtlCache {
+            entries: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// The value for `key` if it has not expired.
+    pub fn get(&self, key: &str) -> Option<V> {
+        let entries = lock(&self.entries);
+        match entries.get(key) {
+            Some((value, expires)) if *expires > Instant::now() => Some(value.clone()),
+            _ => None,
+        }
+    }
+
+    /// The fresh value for `key`, or the result of `compute`, which runs once however many callers
+    /// ask at the same time. `ttl` decides how long a computed value is kept (zero: not kept).
+    pub async fn get_or_compute<F, Fut>(&self, key: &str, ttl: impl Fn(&V) -> Duration, compute: F) -> V
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = V>,
+    {
+        if let Some(value) = self.get(key) {
+            return value;
+        }
+        let cell = lock(&self.in_flight)
+            .entry(key.to_string())
+            .or_insert_with(|| Arc::new(OnceCell::new()))
+            .clone();
+        let value = cell.get_or_init(compute).await.clone();
+        // The first caller to get here moves the value from in-flight to the cache.
+        let mut in_flight = lock(&self.in_flight);
+        if in_flight.get(key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            in_flight.remove(key);
+            drop(in_flight);
+            self.insert(key, value.clone(), ttl(&value));
+        }
+        value
+    }
+
+    pub fn insert(&self, key: &str, value: V, ttl: Duration) {
+        if ttl.is_zero() {
+            return;
+        }
+        let now = Instant::now();
+        let mut entries = lock(&self.entries);
+        if entries.len() >= self.capacity && !entries.contains_key(key) {
+            entries.retain(|_, (_, expires)| *expires > now);
+            // Still full of live entries: start over rather than grow without bound.
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(key.to_string(), (value, now + ttl));
+    }
+
+    pub fn clear(&self) {
+        lock(&self.entries).clear();
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.entries).len()
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-update of a plain map: keep going.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn concurrent_misses_compute_once() {
+        let cache = Arc::new(TtlCache::<u32>::new(16));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let (cache, calls) = (cache.clone(), calls.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_compute("k", |_| Duration::from_secs(60), || async {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            7
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), 7);
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.get("k"), Some(7));
+    }
+
+    #[tokio::test]
+    async fn entries_expire_after_their_ttl() {
+        let cache = TtlCache::<u32>::new(16);
+        cache.insert("k", 1, Duration::from_millis(30));
+        assert_eq!(cache.get("k"), Some(1));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert_eq!(cache.get("k"), None);
+        let v = cache.get_or_compute("k", |_| Duration::ZERO, || async { 2 }).await;
+        assert_eq!(v, 2);
+        assert_eq!(cache.get("k"), None, "a zero TTL is not kept");
+    }
+
+    #[test]
+    fn capacity_bounds_memory() {
+        let cache = TtlCache::<u32>::new(10);
+        for i in 0..1000 {
+            cache.insert(&i.to_string(), i, Duration::from_secs(60));
+            assert!(cache.len() <= 10);
+        }
+        assert_eq!(cache.get("999"), Some(999));
+    }
+}

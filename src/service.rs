@@ -1,0 +1,154 @@
+//! The process-wide lookup service: one cached resolver per configuration, shared by every
+//! caller in the process (worker threads included, since the addon's statics are per process).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::cache::TtlCache;
+use crate::errors::LookupError;
+use crate::hostname::{parse_host, Host};
+use crate::resolver::{Ipv4Resolver, ResolverSettings};
+
+const CACHE_CAPACITY: usize = 10_000;
+
+/// A lookup's result, formatted once and shared by every cache hit.
+pub type Outcome = Result<Arc<Answer>, Arc<LookupError>>;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub addresses: Vec<String>,
+    pub valid_until: Instant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CacheSettings {
+    /// Upper bound on how long an answer is kept, whatever its TTL.
+    pub max_ttl: Duration,
+    /// How long a failure is kept (zero: failures are not cached).
+    pub error_ttl: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            max_ttl: Duration::MAX,
+            error_ttl: Duration::from_millis(150),
+        }
+    }
+}
+
+pub struct LookupService {
+    resolver: Ipv4Resolver,
+    cache: TtlCache<Outcome>,
+    cache_settings: CacheSettings,
+}
+
+type Key = (ResolverSettings, CacheSettings);
+
+/// The service for this configuration, created on first use and then shared.
+pub fn shared(settings: ResolverSettings, cache_settings: CacheSettings) -> Arc<LookupService> {
+    static SERVICES: OnceLock<Mutex<HashMap<Key, Arc<LookupService>>>> = OnceLock::new();
+    let services = SERVICES.get_or_init(Default::default);
+    let mut services = services.lock().unwrap_or_else(|p| p.into_inner());
+    services
+        .entry((settings.clone(), cache_settings.clone()))
+        .or_insert_with(|| Arc::new(LookupService::new(settings, cache_settings)))
+        .clone()
+}
+
+impl LookupService {
+    pub fn new(settings: ResolverSettings, cache_settings: CacheSettings) -> Self {
+        LookupService {
+            resolver: Ipv4Resolver::new(settings),
+            cache: TtlCache::new(CACHE_CAPACITY),
+            cache_settings,
+        }
+    }
+
+    pub fn resolver(&self) -> &Ipv4Resolver {
+        &self.resolver
+    }
+
+    /// The outcome if it is known without a query: cached, an IP literal, or a malformed name.
+    pub fn answer_now(&self, input: &str) -> Option<Outcome> {
+        if let Some(outcome) = self.cache.get(input) {
+            return Some(outcome);
+        }
+        match parse_host(input) {
+            Ok(Host::Name(_)) => None,
+            Ok(Host::Ipv4(ip) | Host::MappedIpv4(ip)) => Some(Ok(Arc::new(Answer {
+                addresses: vec![ip.to_string()],
+                valid_until: Instant::now(),
+            }))),
+            // Let the resolver build the error, so its wording lives in one place.
+            _ => None,
+        }
+    }
+
+    /// Resolves `input`, sharing the query with concurrent callers and caching the outcome.
+    pub async fn lookup(&self, input: &str) -> Outcome {
+        let ttl = |outcome: &Outcome| match outcome {
+            Ok(answer) => answer
+                .valid_until
+                .saturating_duration_since(Instant::now())
+                .min(self.cache_settings.max_ttl),
+            Err(_) => self.cache_settings.error_ttl,
+        };
+        self.cache
+            .get_or_compute(input, ttl, || async {
+                match self.resolver.resolve(input).await {
+                    Ok(resolved) => Ok(Arc::new(Answer {
+                        addresses: resolved.addresses.iter().map(|a| a.to_string()).collect(),
+                        valid_until: resolved.valid_until,
+                    })),
+                    Err(err) => Err(Arc::new(err)),
+                }
+            })
+            .await
+    }
+
+    pub fn clear_cache(&self) {
+        self.cache.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errors::ErrorCode;
+
+    #[test]
+    fn literals_are_answered_without_a_query() {
+        let service = LookupService::new(ResolverSettings::default(), CacheSettings::default());
+        let answer = service.answer_now("10.0.0.1").unwrap().unwrap();
+        assert_eq!(answer.addresses, vec!["10.0.0.1"]);
+        assert!(service.answer_now("example.test").is_none());
+    }
+
+    #[tokio::test]
+    async fn failures_are_cached_for_error_ttl_only() {
+        let cache_settings = CacheSettings {
+            max_ttl: Duration::MAX,
+            error_ttl: Duration::from_millis(40),
+        };
+        let service = LookupService::new(ResolverSettings::default(), cache_settings);
+        let err = service.lookup("::1").await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::AfNoSupport);
+        assert!(service.answer_now("::1").is_some_and(|o| o.is_err()));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(service.answer_now("::1").is_none());
+    }
+
+    #[test]
+    fn one_service_per_configuration() {
+        let a = shared(ResolverSettings::default(), CacheSettings::default());
+        let b = shared(ResolverSettings::default(), CacheSettings::default());
+        assert!(Arc::ptr_eq(&a, &b));
+        let other = ResolverSettings {
+            attempts: Some(1),
+            ..ResolverSettings::default()
+        };
+        assert!(!Arc::ptr_eq(&a, &shared(other, CacheSettings::default())));
+    }
+}
