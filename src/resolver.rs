@@ -25,7 +25,7 @@ pub struct ResolverSettings {
     pub nameservers: Option<Vec<SocketAddr>>,
     /// Per-attempt timeout (default: resolv.conf's, else 5 s).
     pub timeout: Option<Duration>,
-    /// Retries after the first try (default: resolv.conf's, else 2).
+    /// Tries per nameserver, the first included (default: resolv.conf's, else 2).
     pub attempts: Option<usize>,
     /// Ask getaddrinfo when hickory cannot answer.
     pub fallback: bool,
@@ -160,9 +160,9 @@ fn build_native(settings: &ResolverSettings) -> Result<TokioResolver, String> {
     if let Some(timeout) = settings.timeout {
         opts.timeout = timeout;
     }
-    if let Some(attempts) = settings.attempts {
-        opts.attempts = attempts;
-    }
+    // `attempts` counts tries, as in resolv.conf(5); hickory's counts retries after the first.
+    let tries = settings.attempts.unwrap_or(opts.attempts).max(1);
+    opts.attempts = tries - 1;
     TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
         .with_options(opts)
         .build()

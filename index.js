@@ -1,0 +1,336 @@
+'use strict'
+
+// The hand-written API over the generated loader (binding.js). Addresses are decided in Rust;
+// this file adapts them to Node's callback and socket conventions.
+
+const net = require('node:net')
+const { debuglog } = require('node:util')
+const { NativeResolver } = require('./binding.js')
+
+const debug = debuglog('ipv4-force')
+
+// Node marks the `[options, cb]` array that net.connect / http.Agent / undici pass to
+// Socket#connect with this symbol; an array without it would be taken for an options object.
+const kNormalizedArgs = Object.getOwnPropertySymbols(net._normalizeArgs([]))[0]
+
+const RESOLVER_OPTIONS = ['nameservers', 'timeout', 'attempts', 'fallback', 'maxTtl', 'errorTtl']
+const PATCH_OPTIONS = [...RESOLVER_OPTIONS, 'hosts', 'allowIPv6Literals']
+
+// ---------------------------------------------------------------------------------------------
+// Errors shaped like Node's
+
+function invalidArgType(name, expected, actual) {
+  const received = actual === null ? 'null' : `type ${typeof actual}`
+  const err = new TypeError(`The "${name}" argument must be ${expected}. Received ${received}`)
+  err.code = 'ERR_INVALID_ARG_TYPE'
+  return err
+}
+
+function invalidArgValue(name, why) {
+  const err = new TypeError(`The "${name}" option is invalid: ${why}`)
+  err.code = 'ERR_INVALID_ARG_VALUE'
+  return err
+}
+
+function lookupError({ code, message, hostname, syscall }) {
+  const err = new Error(message)
+  err.code = code
+  err.hostname = hostname
+  err.syscall = syscall
+  return err
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolvers: one native resolver per distinct configuration (the cache lives behind it, in Rust,
+// shared by every caller and worker thread in the process).
+
+const resolvers = new Map()
+let systemResolver = null
+// Callers that pass the same options object on every call skip re-reading it: an options object
+// is read once, so pass a new object to change settings.
+const resolverByOptions = new WeakMap()
+
+function resolverFor(options) {
+  if (options === undefined || options === null) {
+    if (systemResolver === null) systemResolver = resolverFor({})
+    return systemResolver
+  }
+  if (typeof options !== 'object') throw invalidArgType('options', 'an object', options)
+  const known = resolverByOptions.get(options)
+  if (known) return known
+  const picked = {}
+  for (const key of RESOLVER_OPTIONS) if (options[key] !== undefined) picked[key] = options[key]
+  checkResolverOptions(picked)
+  const key = JSON.stringify(picked)
+  let resolver = resolvers.get(key)
+  if (!resolver) {
+    try {
+      resolver = new NativeResolver(picked)
+    } catch (e) {
+      throw invalidArgValue('nameservers', e.message)
+    }
+    resolvers.set(key, resolver)
+  }
+  resolverByOptions.set(options, resolver)
+  return resolver
+}
+
+function checkResolverOptions(o) {
+  if (o.nameservers !== undefined && !(Array.isArray(o.nameservers) && o.nameservers.every((s) => typeof s === 'string'))) {
+    throw invalidArgType('options.nameservers', 'an array of strings', o.nameservers)
+  }
+  for (const name of ['timeout', 'attempts']) {
+    const v = o[name]
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) {
+      throw invalidArgValue(name, `expected a non-negative integer, got ${String(v)}`)
+    }
+  }
+  for (const name of ['maxTtl', 'errorTtl']) {
+    const v = o[name]
+    if (v !== undefined && !(typeof v === 'number' && v >= 0)) {
+      throw invalidArgValue(name, `expected a number of seconds >= 0, got ${String(v)}`)
+    }
+  }
+  if (o.fallback !== undefined && typeof o.fallback !== 'boolean') {
+    throw invalidArgType('options.fallback', 'a boolean', o.fallback)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// resolveIPv4 and lookup
+
+function settle(outcome) {
+  return Array.isArray(outcome) ? outcome : Promise.reject(lookupError(outcome))
+}
+
+function resolveWith(resolver, hostname) {
+  const now = resolver.answerNow(hostname)
+  if (now !== null) return Array.isArray(now) ? Promise.resolve(now) : Promise.reject(lookupError(now))
+  return resolver.lookup(hostname).then(settle)
+}
+
+/**
+ * The IPv4 addresses of `hostname` (A records, /etc/hosts, IPv4 literals), never an empty array.
+ */
+function resolveIPv4(hostname, options) {
+  if (typeof hostname !== 'string') return Promise.reject(invalidArgType('hostname', 'of type string', hostname))
+  let resolver
+  try {
+    resolver = resolverFor(options)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  return resolveWith(resolver, hostname)
+}
+
+// Answers a dns.lookup-style callback from an outcome, always asynchronously (as dns.lookup does).
+function answer(outcome, all, callback) {
+  if (!Array.isArray(outcome)) {
+    process.nextTick(callback, lookupError(outcome))
+  } else if (all) {
+    process.nextTick(callback, null, outcome.map((address) => ({ address, family: 4 })))
+  } else {
+    process.nextTick(callback, null, outcome[0], 4)
+  }
+}
+
+function lookupWith(resolver, hostname, all, callback) {
+  const now = resolver.answerNow(hostname)
+  if (now !== null) return answer(now, all, callback)
+  resolver.lookup(hostname).then(
+    (outcome) => answer(outcome, all, callback),
+    // lookup() never rejects by design; this is a last guard so a callback is always called.
+    (err) => process.nextTick(callback, err),
+  )
+}
+
+/**
+ * A drop-in for dns.lookup that only ever answers IPv4.
+ * lookup(hostname[, options], callback); options may be a family number or {all, family, hints…}.
+ */
+function lookup(hostname, options, callback) {
+  if (typeof options === 'function') {
+    callback = options
+    options = {}
+  }
+  if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback)
+  if (typeof hostname !== 'string') throw invalidArgType('hostname', 'of type string', hostname)
+  const all = options !== null && typeof options === 'object' && options.all === true
+  lookupWith(resolverFor(), hostname, all, callback)
+}
+
+function clearCache() {
+  for (const resolver of resolvers.values()) resolver.clearCache()
+}
+
+// ---------------------------------------------------------------------------------------------
+// patchNet: a lookup injected into every Socket#connect by hostname
+
+let patch = null
+
+function hostMatcher(hosts) {
+  if (hosts === undefined) return () => true
+  if (typeof hosts === 'function') return (host) => Boolean(hosts(host))
+  if (!Array.isArray(hosts) || !hosts.every((h) => typeof h === 'string')) {
+    throw invalidArgType('options.hosts', 'an array of strings or a function', hosts)
+  }
+  const exact = new Set()
+  const suffixes = []
+  for (const h of hosts.map((h) => h.toLowerCase().replace(/\.$/, ''))) {
+    if (h.startsWith('*.')) suffixes.push(h.slice(1))
+    else exact.add(h)
+  }
+  return (host) => {
+    const name = host.toLowerCase().replace(/\.$/, '')
+    return exact.has(name) || suffixes.some((suffix) => name.endsWith(suffix))
+  }
+}
+
+function patchConfig(options) {
+  if (options === undefined || options === null) options = {}
+  if (typeof options !== 'object') throw invalidArgType('options', 'an object', options)
+  for (const key of Object.keys(options)) {
+    if (!PATCH_OPTIONS.includes(key)) throw invalidArgValue(key, `unknown option (known: ${PATCH_OPTIONS.join(', ')})`)
+  }
+  if (options.allowIPv6Literals !== undefined && typeof options.allowIPv6Literals !== 'boolean') {
+    throw invalidArgType('options.allowIPv6Literals', 'a boolean', options.allowIPv6Literals)
+  }
+  const resolver = resolverFor(options)
+  return {
+    resolver,
+    isForced: hostMatcher(options.hosts),
+    allowIPv6Literals: options.allowIPv6Literals === true,
+    forcedLookup: makeForcedLookup(resolver),
+  }
+}
+
+function makeForcedLookup(resolver) {
+  return function ipv4ForceLookup(hostname, dnsOptions, callback) {
+    if (typeof dnsOptions === 'function') {
+      callback = dnsOptions
+      dnsOptions = {}
+    }
+    const all = Boolean(dnsOptions && dnsOptions.all)
+    lookupWith(resolver, hostname, all, (err, address) => {
+      if (err) {
+        debug('%s -> %s', hostname, err.code)
+        return callback(err)
+      }
+      debug('%s -> %s', hostname, all ? address.map((a) => a.address).join(',') : address)
+      if (all) callback(null, address)
+      else callback(null, address, 4)
+    })
+  }
+}
+
+// The caller's own lookup decides; only its IPv4 answers are kept.
+function wrapCallerLookup(callerLookup) {
+  return function ipv4FilteredLookup(hostname, dnsOptions, callback) {
+    const all = Boolean(dnsOptions && dnsOptions.all)
+    callerLookup(hostname, { ...dnsOptions, family: 4, all: true }, (err, addresses) => {
+      if (err) return callback(err)
+      const list = (Array.isArray(addresses) ? addresses : [{ address: addresses, family: net.isIP(addresses) }])
+        .filter((a) => a && net.isIPv4(a.address))
+      if (list.length === 0) {
+        return callback(lookupError({
+          code: 'ENODATA',
+          hostname,
+          syscall: 'lookup',
+          message: `lookup ENODATA ${hostname}: the connection's own lookup function returned no IPv4 address, and ipv4-force only connects over IPv4`,
+        }))
+      }
+      debug('%s -> %s', hostname, list[0].address)
+      if (all) callback(null, list.map((a) => ({ address: a.address, family: 4 })))
+      else callback(null, list[0].address, 4)
+    })
+  }
+}
+
+function ipv6LiteralLookup(literal) {
+  return function refuseIPv6Literal(_hostname, _dnsOptions, callback) {
+    callback(lookupError({
+      code: 'EAFNOSUPPORT',
+      hostname: literal,
+      syscall: 'connect',
+      message: `connect EAFNOSUPPORT ${literal}: this is an IPv6 address and ipv4-force is forcing IPv4 ` +
+        '(this network cannot reach IPv6). Connect to the service by hostname or IPv4 address, ' +
+        'or pass allowIPv6Literals: true to patchNet().',
+    }))
+  }
+}
+
+// ::ffff:a.b.c.d (any spelling) → a.b.c.d; other addresses → null. Decided in Rust.
+function mappedIPv4(literal) {
+  const outcome = resolverFor().answerNow(literal)
+  return Array.isArray(outcome) ? outcome[0] : null
+}
+
+/** The arguments to pass on: the originals when nothing changes, else a normalized copy. */
+function rewriteConnectArgs(args, config) {
+  const normalized = Array.isArray(args[0]) && args[0][kNormalizedArgs] ? args[0] : net._normalizeArgs(args)
+  const options = normalized[0]
+  if (options === null || typeof options !== 'object' || options.path) return args // IPC: untouched
+  const host = options.host || 'localhost' // Node's own default
+  if (typeof host !== 'string' || net.isIPv4(host)) return args
+
+  let change
+  if (net.isIPv6(host)) {
+    const inner = mappedIPv4(host)
+    if (inner) change = { host: inner }
+    else if (config.allowIPv6Literals) return args
+    // Node skips lookup for IP literals: a non-IP placeholder routes the refusal through lookup,
+    // so the error arrives the way every connect error does (async 'error', connect callback).
+    else change = { host: `[${host}]`, lookup: ipv6LiteralLookup(host) }
+  } else {
+    if (!config.isForced(host)) return args
+    const callerLookup = typeof options.lookup === 'function' ? options.lookup : null
+    change = { lookup: callerLookup ? wrapCallerLookup(callerLookup) : config.forcedLookup }
+  }
+  const copy = [{ ...options, ...change }, normalized[1]]
+  copy[kNormalizedArgs] = true
+  return [copy]
+}
+
+/**
+ * Makes every TCP connection by hostname in this process resolve to IPv4 through ipv4-force.
+ * Idempotent: a second call keeps one wrapper and takes the new options. Returns unpatchNet.
+ */
+function patchNet(options) {
+  const config = patchConfig(options)
+  if (patch) {
+    patch.config = config
+    return unpatchNet
+  }
+  const original = net.Socket.prototype.connect
+  const state = { config, active: true, original, wrapper: null }
+  state.wrapper = function connect(...args) {
+    return original.apply(this, state.active ? rewriteConnectArgs(args, state.config) : args)
+  }
+  net.Socket.prototype.connect = state.wrapper
+  patch = state
+  return unpatchNet
+}
+
+/** Restores Socket#connect exactly as it was. Returns false when nothing was patched. */
+function unpatchNet() {
+  if (!patch) return false
+  const state = patch
+  patch = null
+  state.active = false
+  // If something wrapped connect after us, leave its wrapper in place: ours is now a pass-through.
+  if (net.Socket.prototype.connect === state.wrapper) net.Socket.prototype.connect = state.original
+  return true
+}
+
+function isPatched() {
+  return patch !== null
+}
+
+module.exports = {
+  resolveIPv4,
+  lookup,
+  patchNet,
+  unpatchNet,
+  isPatched,
+  clearCache,
+}
