@@ -1,0 +1,137 @@
+/// <reference types="node" />
+
+/** Codes carried by lookup and connect errors (`err.code`), as in Node's `dns` module. */
+export type LookupErrorCode =
+  /** The name exists but has no A record: it is IPv6-only. The message says what to do. */
+  | 'ENODATA'
+  /** The name does not exist (NXDOMAIN). */
+  | 'ENOTFOUND'
+  /** No answer within `timeout` × `attempts`. */
+  | 'ETIMEOUT'
+  /** No DNS server could be contacted, or none is configured. */
+  | 'ECONNREFUSED'
+  /** The DNS server answered REFUSED. */
+  | 'EREFUSED'
+  /** The DNS server answered SERVFAIL (or the answer was unusable). */
+  | 'ESERVFAIL'
+  /** The hostname is malformed (empty, over 253 bytes, a bad label): nothing was sent. */
+  | 'EBADNAME'
+  /** An IPv6 literal where only IPv4 can be used (see `allowIPv6Literals`). */
+  | 'EAFNOSUPPORT'
+  /** A bug in ipv4-force, caught before it reached Node (please report it). */
+  | 'EINTERNAL'
+
+/** The errors `resolveIPv4`, `lookup` and forced connects fail with. */
+export interface LookupError extends Error {
+  code: LookupErrorCode
+  /** The hostname as it was asked. */
+  hostname: string
+  /** `'queryA'` (the Rust resolver), `'getaddrinfo'` (the system fallback), `'connect'` or `'lookup'`. */
+  syscall: string
+}
+
+/** Options of the resolver (`resolveIPv4`, `patchNet`). */
+export interface ResolverOptions {
+  /**
+   * DNS servers to ask instead of those in /etc/resolv.conf: `'1.2.3.4'`, `'1.2.3.4:5353'`,
+   * `'::1'`, `'[::1]:5353'`.
+   * @default the system configuration (/etc/resolv.conf: nameservers, search, ndots, timeout, attempts; and /etc/hosts)
+   */
+  nameservers?: string[]
+  /**
+   * Milliseconds to wait for each answer.
+   * @default resolv.conf's `timeout`, else 5000
+   */
+  timeout?: number
+  /**
+   * Tries per query, the first included.
+   * @default resolv.conf's `attempts`, else 2
+   */
+  attempts?: number
+  /**
+   * When the Rust resolver cannot answer (no usable resolv.conf, timeout, server failure) or says
+   * the name does not exist, ask the system resolver (getaddrinfo, IPv4 only) before failing.
+   * @default true with the system configuration, false when `nameservers` is given
+   */
+  fallback?: boolean
+  /**
+   * Upper bound, in seconds, on how long an answer is cached (answers are kept for their DNS TTL).
+   * @default Infinity
+   */
+  maxTtl?: number
+  /**
+   * Seconds a failed lookup is cached (0: failures are not cached).
+   * @default 0.15
+   */
+  errorTtl?: number
+}
+
+export interface PatchOptions extends ResolverOptions {
+  /**
+   * Which hosts to force to IPv4: exact names and `*.suffix` patterns (`*.example.com` matches
+   * every name under example.com, not example.com itself), or a predicate.
+   * @default every host
+   */
+  hosts?: string[] | ((hostname: string) => boolean)
+  /**
+   * Let connections to IPv6 literals (other than IPv4-mapped ones) through instead of failing
+   * them with `EAFNOSUPPORT`.
+   * @default false
+   */
+  allowIPv6Literals?: boolean
+}
+
+/**
+ * The IPv4 addresses of `hostname`: A records (following CNAMEs) or /etc/hosts entries, resolved in
+ * Rust. An IPv4 literal returns itself; `::ffff:a.b.c.d` returns `a.b.c.d`. Never an empty array:
+ * a name without IPv4 rejects with `ENODATA`.
+ */
+export function resolveIPv4(hostname: string, options?: ResolverOptions): Promise<string[]>
+
+export interface LookupAddress {
+  address: string
+  family: 4
+}
+
+export interface LookupOptions {
+  /** Answer with every address, as `[{ address, family: 4 }]`. */
+  all?: boolean
+  /** Ignored: the answer is always IPv4. */
+  family?: number | string
+  hints?: number
+  [key: string]: unknown
+}
+
+/**
+ * A drop-in for `dns.lookup` that only answers IPv4, usable as the `lookup` option of
+ * `net.connect`, `http.Agent`, undici and ioredis. Uses the system configuration.
+ */
+export function lookup(hostname: string, callback: (err: LookupError | null, address: string, family: 4) => void): void
+export function lookup(
+  hostname: string,
+  options: number | (LookupOptions & { all?: false }),
+  callback: (err: LookupError | null, address: string, family: 4) => void,
+): void
+export function lookup(
+  hostname: string,
+  options: LookupOptions & { all: true },
+  callback: (err: LookupError | null, addresses: LookupAddress[]) => void,
+): void
+
+/**
+ * Makes every TCP/TLS connection by hostname in this process (net, tls, http, https, fetch, pg,
+ * mysql2, ioredis…) resolve to IPv4 through ipv4-force. The `host` option is never rewritten, so TLS
+ * certificate checks keep the name; unix sockets and IPv4 literals are untouched.
+ * Calling it again keeps one wrapper and takes the new options.
+ * @returns `unpatchNet`
+ */
+export function patchNet(options?: PatchOptions): () => boolean
+
+/** Restores `net.Socket.prototype.connect`. Returns false when nothing was patched. */
+export function unpatchNet(): boolean
+
+/** Whether `patchNet()` is in effect. */
+export function isPatched(): boolean
+
+/** Forgets every cached answer and failure. */
+export function clearCache(): void
