@@ -34,7 +34,12 @@ impl<V: Clone> TtlCache<V> {
 
     /// The fresh value for `key`, or the result of `compute`, which runs once however many callers
     /// ask at the same time. `ttl` decides how long a computed value is kept (zero: not kept).
-    pub async fn get_or_compute<F, Fut>(&self, key: &str, ttl: impl Fn(&V) -> Duration, compute: F) -> V
+    pub async fn get_or_compute<F, Fut>(
+        &self,
+        key: &str,
+        ttl: impl Fn(&V) -> Duration,
+        compute: F,
+    ) -> V
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
@@ -77,6 +82,7 @@ impl<V: Clone> TtlCache<V> {
         lock(&self.entries).clear();
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         lock(&self.entries).len()
     }
@@ -84,7 +90,9 @@ impl<V: Clone> TtlCache<V> {
 
 /// A poisoned lock only means another thread panicked mid-update of a plain map: keep going.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -101,11 +109,15 @@ mod tests {
                 let (cache, calls) = (cache.clone(), calls.clone());
                 tokio::spawn(async move {
                     cache
-                        .get_or_compute("k", |_| Duration::from_secs(60), || async {
-                            calls.fetch_add(1, Ordering::SeqCst);
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            7
-                        })
+                        .get_or_compute(
+                            "k",
+                            |_| Duration::from_secs(60),
+                            || async {
+                                calls.fetch_add(1, Ordering::SeqCst);
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                7
+                            },
+                        )
                         .await
                 })
             })
@@ -124,7 +136,9 @@ mod tests {
         assert_eq!(cache.get("k"), Some(1));
         tokio::time::sleep(Duration::from_millis(40)).await;
         assert_eq!(cache.get("k"), None);
-        let v = cache.get_or_compute("k", |_| Duration::ZERO, || async { 2 }).await;
+        let v = cache
+            .get_or_compute("k", |_| Duration::ZERO, || async { 2 })
+            .await;
         assert_eq!(v, 2);
         assert_eq!(cache.get("k"), None, "a zero TTL is not kept");
     }

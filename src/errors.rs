@@ -88,7 +88,10 @@ impl LookupError {
     pub fn message(&self) -> String {
         let head = format!("{} {} {}", self.syscall, self.code.as_str(), self.hostname);
         match self.code {
-            ErrorCode::NoData => format!("{head}: {}", ipv6_only_advice(&self.hostname, self.ipv6_seen)),
+            ErrorCode::NoData => format!(
+                "{head}: {}",
+                ipv6_only_advice(&self.hostname, self.ipv6_seen)
+            ),
             _ if self.detail.is_empty() => head,
             _ => format!("{head}: {}", self.detail),
         }
@@ -155,7 +158,10 @@ mod tests {
         let err = LookupError::ipv6_only("api.example.com", Some("2406:da18::1".parse().unwrap()));
         let msg = err.message();
         assert!(msg.starts_with("queryA ENODATA api.example.com: "), "{msg}");
-        assert!(msg.contains("resolves only to IPv6 (2406:da18::1)"), "{msg}");
+        assert!(
+            msg.contains("resolves only to IPv6 (2406:da18::1)"),
+            "{msg}"
+        );
         assert!(msg.contains("IPv4 endpoint"), "{msg}");
         assert!(msg.contains("network with working IPv6"), "{msg}");
     }
@@ -172,8 +178,14 @@ mod tests {
 
     #[test]
     fn supabase_ref_only_for_direct_hosts() {
-        assert_eq!(supabase_project_ref("db.abc123.supabase.co"), Some("abc123"));
-        assert_eq!(supabase_project_ref("DB.Abc123.SUPABASE.CO."), Some("Abc123"));
+        assert_eq!(
+            supabase_project_ref("db.abc123.supabase.co"),
+            Some("abc123")
+        );
+        assert_eq!(
+            supabase_project_ref("DB.Abc123.SUPABASE.CO."),
+            Some("Abc123")
+        );
         assert_eq!(supabase_project_ref("aws-0-eu.pooler.supabase.com"), None);
         assert_eq!(supabase_project_ref("db.a.b.supabase.co"), None);
         assert_eq!(supabase_project_ref("db.supabase.co"), None);

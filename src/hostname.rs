@@ -77,7 +77,9 @@ fn validate_name(input: &str) -> Result<String, BadName> {
 
 fn check_label(label: &str) -> Result<(), BadName> {
     if label.is_empty() {
-        return Err(bad("the hostname has an empty label (two dots in a row, or a leading dot)"));
+        return Err(bad(
+            "the hostname has an empty label (two dots in a row, or a leading dot)",
+        ));
     }
     if label.len() > MAX_LABEL_LEN {
         return Err(bad("a label of the hostname is longer than 63 bytes"));
@@ -88,7 +90,9 @@ fn check_label(label: &str) -> Result<(), BadName> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Err(bad("the hostname contains a character that is not a letter, digit, '-' or '_'"));
+        return Err(bad(
+            "the hostname contains a character that is not a letter, digit, '-' or '_'",
+        ));
     }
     if label.starts_with('-') || label.ends_with('-') {
         return Err(bad("a label of the hostname starts or ends with '-'"));
@@ -120,7 +124,10 @@ mod tests {
 
     #[test]
     fn ipv4_literal_is_itself() {
-        assert_eq!(parse_host("10.1.2.3"), Ok(Host::Ipv4(Ipv4Addr::new(10, 1, 2, 3))));
+        assert_eq!(
+            parse_host("10.1.2.3"),
+            Ok(Host::Ipv4(Ipv4Addr::new(10, 1, 2, 3)))
+        );
     }
 
     #[test]
@@ -128,7 +135,10 @@ mod tests {
         let host = parse_host("::ffff:1.2.3.4").unwrap();
         assert_eq!(host, Host::MappedIpv4(Ipv4Addr::new(1, 2, 3, 4)));
         assert_eq!(host.literal_ipv4(), Some(Ipv4Addr::new(1, 2, 3, 4)));
-        assert_eq!(parse_host("::FFFF:0102:0304").unwrap().literal_ipv4(), Some(Ipv4Addr::new(1, 2, 3, 4)));
+        assert_eq!(
+            parse_host("::FFFF:0102:0304").unwrap().literal_ipv4(),
+            Some(Ipv4Addr::new(1, 2, 3, 4))
+        );
     }
 
     #[test]
@@ -140,21 +150,46 @@ mod tests {
 
     #[test]
     fn names_are_lowercased_and_keep_a_trailing_dot() {
-        assert_eq!(parse_host("DB.Example.COM"), Ok(Host::Name("db.example.com".into())));
-        assert_eq!(parse_host("db.example.com."), Ok(Host::Name("db.example.com.".into())));
-        assert_eq!(parse_host("_srv.my-host"), Ok(Host::Name("_srv.my-host".into())));
+        assert_eq!(
+            parse_host("DB.Example.COM"),
+            Ok(Host::Name("db.example.com".into()))
+        );
+        assert_eq!(
+            parse_host("db.example.com."),
+            Ok(Host::Name("db.example.com.".into()))
+        );
+        assert_eq!(
+            parse_host("_srv.my-host"),
+            Ok(Host::Name("_srv.my-host".into()))
+        );
     }
 
     #[test]
     fn idn_becomes_punycode() {
-        assert_eq!(parse_host("bücher.example"), Ok(Host::Name("xn--bcher-kva.example".into())));
+        assert_eq!(
+            parse_host("bücher.example"),
+            Ok(Host::Name("xn--bcher-kva.example".into()))
+        );
     }
 
     #[test]
     fn malformed_names_are_refused() {
         let long_label = "a".repeat(64);
         let long_name = ["abcdefghi"; 26].join(".");
-        for input in ["", ".", "..", "a..b", ".a", "a b", "a/b", "-a.com", "a-.com", "a\0b", &long_label, &long_name] {
+        for input in [
+            "",
+            ".",
+            "..",
+            "a..b",
+            ".a",
+            "a b",
+            "a/b",
+            "-a.com",
+            "a-.com",
+            "a\0b",
+            &long_label,
+            &long_name,
+        ] {
             assert!(parse_host(input).is_err(), "{input:?} should be refused");
         }
     }
@@ -162,7 +197,11 @@ mod tests {
     #[test]
     fn limits_are_inclusive() {
         assert!(parse_host(&"a".repeat(63)).is_ok());
-        let name_253 = format!("{}.{}", "a".repeat(63), ["b".repeat(63), "c".repeat(63), "d".repeat(61)].join("."));
+        let name_253 = format!(
+            "{}.{}",
+            "a".repeat(63),
+            ["b".repeat(63), "c".repeat(63), "d".repeat(61)].join(".")
+        );
         assert_eq!(name_253.len(), 253);
         assert!(parse_host(&name_253).is_ok());
         assert!(parse_host(&format!("{name_253}.")).is_ok());

@@ -20,6 +20,7 @@ use crate::service::{CacheSettings, LookupService, Outcome};
 
 /// Options of a resolver (see index.d.ts for the documented shape).
 #[napi(object)]
+#[derive(Default)]
 pub struct NativeResolverOptions {
     pub nameservers: Option<Vec<String>>,
     /// Milliseconds per attempt.
@@ -103,19 +104,6 @@ impl NativeResolver {
     #[napi]
     pub fn clear_cache(&self) {
         self.service.clear_cache();
-    }
-}
-
-impl Default for NativeResolverOptions {
-    fn default() -> Self {
-        NativeResolverOptions {
-            nameservers: None,
-            timeout: None,
-            attempts: None,
-            fallback: None,
-            max_ttl: None,
-            error_ttl: None,
-        }
     }
 }
 

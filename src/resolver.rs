@@ -126,7 +126,11 @@ impl Ipv4Resolver {
 
     /// ENODATA, with an IPv6 address of the name when a diagnostic AAAA query finds one.
     async fn ipv6_only_error(&self, input: &str, name: &str) -> LookupError {
-        let seen = self.resolve_ipv6(name).await.ok().and_then(|v| v.first().copied());
+        let seen = self
+            .resolve_ipv6(name)
+            .await
+            .ok()
+            .and_then(|v| v.first().copied());
         LookupError::ipv6_only(input, seen)
     }
 
@@ -195,7 +199,9 @@ fn classify(hostname: &str, err: &NetError) -> LookupError {
     let (code, detail) = match err {
         NetError::Dns(DnsError::NoRecordsFound(NoRecords { response_code, .. })) => {
             match *response_code {
-                ResponseCode::NXDomain => (ErrorCode::NotFound, "the name does not exist (NXDOMAIN)"),
+                ResponseCode::NXDomain => {
+                    (ErrorCode::NotFound, "the name does not exist (NXDOMAIN)")
+                }
                 ResponseCode::NoError => (ErrorCode::NoData, ""),
                 ResponseCode::Refused => (ErrorCode::Refused, "the DNS server refused the query"),
                 _ => (ErrorCode::ServFail, "the DNS server failed to answer"),
@@ -204,14 +210,16 @@ fn classify(hostname: &str, err: &NetError) -> LookupError {
         NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => {
             (ErrorCode::Refused, "the DNS server refused the query")
         }
-        NetError::Dns(DnsError::ResponseCode(_)) => {
-            (ErrorCode::ServFail, "the DNS server failed to answer (SERVFAIL)")
-        }
+        NetError::Dns(DnsError::ResponseCode(_)) => (
+            ErrorCode::ServFail,
+            "the DNS server failed to answer (SERVFAIL)",
+        ),
         NetError::Timeout => (ErrorCode::Timeout, "no answer from the DNS server in time"),
         NetError::NoConnections => (ErrorCode::ConnRefused, "no DNS server could be contacted"),
-        NetError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            (ErrorCode::ConnRefused, "the DNS server refused the connection")
-        }
+        NetError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => (
+            ErrorCode::ConnRefused,
+            "the DNS server refused the connection",
+        ),
         NetError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
             (ErrorCode::Timeout, "no answer from the DNS server in time")
         }
@@ -226,7 +234,11 @@ fn classify(hostname: &str, err: &NetError) -> LookupError {
 }
 
 fn no_config_error(hostname: &str, why: &str) -> LookupError {
-    LookupError::new(ErrorCode::ConnRefused, hostname, format!("no DNS server to ask: {why}"))
+    LookupError::new(
+        ErrorCode::ConnRefused,
+        hostname,
+        format!("no DNS server to ask: {why}"),
+    )
 }
 
 fn ipv6_literal_error(input: &str) -> LookupError {
@@ -244,7 +256,8 @@ fn ipv6_literal_error(input: &str) -> LookupError {
 /// The first error is hickory's, the second the system's. Hickory's says more (SERVFAIL,
 /// NXDOMAIN, timeout), unless hickory had no configuration to work with.
 fn more_precise(native: LookupError, system: LookupError, input: &str) -> LookupError {
-    let native_unconfigured = native.code == ErrorCode::ConnRefused && native.detail.starts_with("no DNS server");
+    let native_unconfigured =
+        native.code == ErrorCode::ConnRefused && native.detail.starts_with("no DNS server");
     if native_unconfigured {
         LookupError {
             hostname: input.to_string(),
@@ -280,8 +293,12 @@ async fn system_lookup_ipv4(name: &str) -> Result<Vec<Ipv4Addr>, LookupError> {
                 Ok(v4)
             }
         }
-        Ok(Err(e)) => Err(system_error(format!("the system resolver has no IPv4 address ({e})"))),
-        Err(e) => Err(system_error(format!("the system resolver did not finish ({e})"))),
+        Ok(Err(e)) => Err(system_error(format!(
+            "the system resolver has no IPv4 address ({e})"
+        ))),
+        Err(e) => Err(system_error(format!(
+            "the system resolver did not finish ({e})"
+        ))),
     }
 }
 
@@ -296,9 +313,18 @@ mod tests {
     #[tokio::test]
     async fn literals_need_no_query() {
         let r = resolver();
-        assert_eq!(r.resolve("192.0.2.7").await.unwrap().addresses, vec![Ipv4Addr::new(192, 0, 2, 7)]);
-        assert_eq!(r.resolve("::ffff:192.0.2.7").await.unwrap().addresses, vec![Ipv4Addr::new(192, 0, 2, 7)]);
-        assert_eq!(r.resolve("::1").await.unwrap_err().code, ErrorCode::AfNoSupport);
+        assert_eq!(
+            r.resolve("192.0.2.7").await.unwrap().addresses,
+            vec![Ipv4Addr::new(192, 0, 2, 7)]
+        );
+        assert_eq!(
+            r.resolve("::ffff:192.0.2.7").await.unwrap().addresses,
+            vec![Ipv4Addr::new(192, 0, 2, 7)]
+        );
+        assert_eq!(
+            r.resolve("::1").await.unwrap_err().code,
+            ErrorCode::AfNoSupport
+        );
     }
 
     #[tokio::test]
@@ -311,9 +337,15 @@ mod tests {
     #[test]
     fn dns_failures_map_to_node_codes() {
         use hickory_resolver::proto::op::Query;
-        let nx = NetError::Dns(DnsError::NoRecordsFound(NoRecords::new(Query::new(), ResponseCode::NXDomain)));
+        let nx = NetError::Dns(DnsError::NoRecordsFound(NoRecords::new(
+            Query::new(),
+            ResponseCode::NXDomain,
+        )));
         assert_eq!(classify("a", &nx).code, ErrorCode::NotFound);
-        let nodata = NetError::Dns(DnsError::NoRecordsFound(NoRecords::new(Query::new(), ResponseCode::NoError)));
+        let nodata = NetError::Dns(DnsError::NoRecordsFound(NoRecords::new(
+            Query::new(),
+            ResponseCode::NoError,
+        )));
         assert_eq!(classify("a", &nodata).code, ErrorCode::NoData);
         assert_eq!(classify("a", &NetError::Timeout).code, ErrorCode::Timeout);
         let refused = NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused));
@@ -327,16 +359,26 @@ mod tests {
         let config = explicit_config(&["127.0.0.1:5353".parse().unwrap()]);
         let server = &config.name_servers()[0];
         assert!(server.connections.iter().all(|c| c.port == 5353));
-        assert_eq!(server.connections.len(), 2, "UDP and TCP (TCP for truncated answers)");
+        assert_eq!(
+            server.connections.len(),
+            2,
+            "UDP and TCP (TCP for truncated answers)"
+        );
     }
 
     #[test]
     fn hickory_error_is_kept_unless_it_had_no_configuration() {
         let native = LookupError::new(ErrorCode::ServFail, "h", "x");
         let system = LookupError::new(ErrorCode::NotFound, "h", "y");
-        assert_eq!(more_precise(native.clone(), system.clone(), "h").code, ErrorCode::ServFail);
+        assert_eq!(
+            more_precise(native.clone(), system.clone(), "h").code,
+            ErrorCode::ServFail
+        );
         let unconfigured = no_config_error("h", "cannot read /etc/resolv.conf");
-        assert_eq!(more_precise(unconfigured, system, "h").code, ErrorCode::NotFound);
+        assert_eq!(
+            more_precise(unconfigured, system, "h").code,
+            ErrorCode::NotFound
+        );
     }
 }
 
@@ -356,10 +398,19 @@ mod nameserver_tests {
 
     #[test]
     fn nameserver_forms() {
-        assert_eq!(parse_nameserver("127.0.0.1").unwrap().to_string(), "127.0.0.1:53");
-        assert_eq!(parse_nameserver("127.0.0.1:5353").unwrap().to_string(), "127.0.0.1:5353");
+        assert_eq!(
+            parse_nameserver("127.0.0.1").unwrap().to_string(),
+            "127.0.0.1:53"
+        );
+        assert_eq!(
+            parse_nameserver("127.0.0.1:5353").unwrap().to_string(),
+            "127.0.0.1:5353"
+        );
         assert_eq!(parse_nameserver("::1").unwrap().to_string(), "[::1]:53");
-        assert_eq!(parse_nameserver("[::1]:5353").unwrap().to_string(), "[::1]:5353");
+        assert_eq!(
+            parse_nameserver("[::1]:5353").unwrap().to_string(),
+            "[::1]:5353"
+        );
         assert!(parse_nameserver("dns.google").is_err());
         assert!(parse_nameserver("1.2.3.4:99999").is_err());
     }
