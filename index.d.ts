@@ -118,6 +118,9 @@ export function lookup(
   callback: (err: LookupError | null, addresses: LookupAddress[]) => void,
 ): void
 
+/** A `lookup` like the one above, bound to resolver options (`nameservers`, `timeout`…). */
+export function createLookup(options?: ResolverOptions): typeof lookup
+
 /**
  * Makes every TCP/TLS connection by hostname in this process (net, tls, http, https, fetch, pg,
  * mysql2, ioredis…) resolve to IPv4 through ipv4-force. The `host` option is never rewritten, so TLS

@@ -103,8 +103,22 @@ function settle(outcome) {
   return Array.isArray(outcome) ? outcome : Promise.reject(lookupError(outcome))
 }
 
+// The synchronous half of a lookup (cache, literals). A Rust panic arrives here as a thrown Error.
+function answerNow(resolver, hostname) {
+  try {
+    return resolver.answerNow(hostname)
+  } catch (err) {
+    return {
+      code: 'EINTERNAL',
+      message: `queryA EINTERNAL ${hostname}: internal error in ipv4-force, please report it: ${err.message}`,
+      hostname,
+      syscall: 'queryA',
+    }
+  }
+}
+
 function resolveWith(resolver, hostname) {
-  const now = resolver.answerNow(hostname)
+  const now = answerNow(resolver, hostname)
   if (now !== null) return Array.isArray(now) ? Promise.resolve(now) : Promise.reject(lookupError(now))
   return resolver.lookup(hostname).then(settle)
 }
@@ -135,7 +149,7 @@ function answer(outcome, all, callback) {
 }
 
 function lookupWith(resolver, hostname, all, callback) {
-  const now = resolver.answerNow(hostname)
+  const now = answerNow(resolver, hostname)
   if (now !== null) return answer(now, all, callback)
   resolver.lookup(hostname).then(
     (outcome) => answer(outcome, all, callback),
@@ -144,11 +158,7 @@ function lookupWith(resolver, hostname, all, callback) {
   )
 }
 
-/**
- * A drop-in for dns.lookup that only ever answers IPv4.
- * lookup(hostname[, options], callback); options may be a family number or {all, family, hints…}.
- */
-function lookup(hostname, options, callback) {
+function lookupFrom(resolver, hostname, options, callback) {
   if (typeof options === 'function') {
     callback = options
     options = {}
@@ -156,7 +166,23 @@ function lookup(hostname, options, callback) {
   if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback)
   if (typeof hostname !== 'string') throw invalidArgType('hostname', 'of type string', hostname)
   const all = options !== null && typeof options === 'object' && options.all === true
-  lookupWith(resolverFor(), hostname, all, callback)
+  lookupWith(resolver || resolverFor(), hostname, all, callback)
+}
+
+/**
+ * A drop-in for dns.lookup that only ever answers IPv4, with the system configuration.
+ * lookup(hostname[, options], callback); options may be a family number or {all, family, hints…}.
+ */
+function lookup(hostname, options, callback) {
+  lookupFrom(null, hostname, options, callback)
+}
+
+/** A dns.lookup drop-in bound to resolver options (nameservers, timeout…). */
+function createLookup(resolverOptions) {
+  const resolver = resolverFor(resolverOptions)
+  return function lookup(hostname, options, callback) {
+    lookupFrom(resolver, hostname, options, callback)
+  }
 }
 
 function clearCache() {
@@ -329,6 +355,7 @@ function isPatched() {
 module.exports = {
   resolveIPv4,
   lookup,
+  createLookup,
   patchNet,
   unpatchNet,
   isPatched,

@@ -64,9 +64,7 @@ impl NativeResolver {
     /// a hot lookup never crosses to the tokio runtime.
     #[napi(catch_unwind)]
     pub fn answer_now(&self, hostname: String) -> Option<JsOutcome> {
-        if test_panic_host().is_some_and(|h| h == hostname) {
-            panic!("ipv4-force test hook: panic in answer_now");
-        }
+        panic_if_test_hook("answer_now", &hostname);
         self.service.answer_now(&hostname).map(to_js)
     }
 
@@ -77,9 +75,7 @@ impl NativeResolver {
         let task_hostname = hostname.clone();
         // A panic stays inside this task and comes back as a JoinError.
         let task = tokio::spawn(async move {
-            if test_panic_host().is_some_and(|h| h == task_hostname) {
-                panic!("ipv4-force test hook: panic in lookup");
-            }
+            panic_if_test_hook("lookup", &task_hostname);
             service.lookup(&task_hostname).await
         });
         match task.await {
@@ -162,9 +158,14 @@ fn internal_error(hostname: &str, why: &str) -> LookupError {
     )
 }
 
-/// Tests set IPV4_FORCE_TEST_PANIC_HOST to make a lookup of that host panic inside Rust.
-fn test_panic_host() -> Option<&'static str> {
-    static HOST: OnceLock<Option<String>> = OnceLock::new();
-    HOST.get_or_init(|| std::env::var("IPV4_FORCE_TEST_PANIC_HOST").ok())
-        .as_deref()
+/// Tests set IPV4_FORCE_TEST_PANIC=<site>:<hostname> (site: answer_now or lookup) to make that
+/// call panic inside Rust, and check that Node gets an EINTERNAL error instead of a crash.
+fn panic_if_test_hook(site: &str, hostname: &str) {
+    static HOOK: OnceLock<Option<String>> = OnceLock::new();
+    let hook = HOOK.get_or_init(|| std::env::var("IPV4_FORCE_TEST_PANIC").ok());
+    if let Some((hook_site, hook_host)) = hook.as_deref().and_then(|h| h.split_once(':')) {
+        if hook_site == site && hook_host == hostname {
+            panic!("ipv4-force test hook: panic in {site} for {hostname}");
+        }
+    }
 }
