@@ -116,10 +116,19 @@ impl Ipv4Resolver {
             }
             Err(err) => {
                 let err = classify(input, &err);
-                if err.code == ErrorCode::NoData {
-                    return Err(self.ipv6_only_error(input, name).await);
+                match err.code {
+                    ErrorCode::NoData => Err(self.ipv6_only_error(input, name).await),
+                    // With a search list, the name itself may answer "no A record" and the last
+                    // search candidate NXDOMAIN: hickory reports the latter. An AAAA query tells
+                    // an IPv6-only name from a missing one.
+                    ErrorCode::NotFound => match self.resolve_ipv6(name).await {
+                        Ok(ipv6) if !ipv6.is_empty() => {
+                            Err(LookupError::ipv6_only(input, Some(ipv6[0])))
+                        }
+                        _ => Err(err),
+                    },
+                    _ => Err(err),
                 }
-                Err(err)
             }
         }
     }
