@@ -99,7 +99,10 @@ export interface LookupOptions {
   /** Ignored: the answer is always IPv4. */
   family?: number | string
   hints?: number
-  [key: string]: unknown
+  /** Ignored: the answer is always IPv4. */
+  order?: 'ipv4first' | 'ipv6first' | 'verbatim'
+  /** Ignored. */
+  verbatim?: boolean
 }
 
 /**
@@ -116,6 +119,11 @@ export function lookup(
   hostname: string,
   options: LookupOptions & { all: true },
   callback: (err: LookupError | null, addresses: LookupAddress[]) => void,
+): void
+export function lookup(
+  hostname: string,
+  options: number | LookupOptions,
+  callback: (err: LookupError | null, address: string | LookupAddress[], family?: 4) => void,
 ): void
 
 /** A `lookup` like the one above, bound to resolver options (`nameservers`, `timeout`…). */
