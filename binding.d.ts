@@ -23,6 +23,56 @@ export declare class NativeResolver {
   clearCache(): void
 }
 
+/** Checks `target` (host, host:port or URL); never rejects: usage problems come back as a failure. */
+export declare function diagnose(target: string, options?: DiagnoseOptions | undefined | null): Promise<DiagnoseReport | DiagnoseFailure>
+
+export interface DiagnoseDnsError {
+  code: string
+  message: string
+}
+
+/** A target or option that cannot be used; the message never holds credentials. */
+export interface DiagnoseFailure {
+  code: string
+  message: string
+}
+
+/** Options of `diagnose` (see diagnose.js for the documented shape). */
+export interface DiagnoseOptions {
+  /** Milliseconds for the TCP connect (default 5000), also per DNS attempt when given. */
+  timeout?: number
+  nameservers?: Array<string>
+  fallback?: boolean
+}
+
+export interface DiagnoseReport {
+  target: string
+  host: string
+  port?: number
+  a: Array<string>
+  aError?: DiagnoseDnsError
+  aaaa: Array<string>
+  aaaaError?: DiagnoseDnsError
+  ipv6Route: boolean
+  ipv6Source?: string
+  ipv6RouteDetail: string
+  tcp4: DiagnoseTcp4
+  verdict: string
+  ok: boolean
+  summary: string
+  hint: string
+}
+
+export interface DiagnoseTcp4 {
+  attempted: boolean
+  /** `ip:port` connected to. */
+  address?: string
+  ok: boolean
+  ms?: number
+  error?: string
+  message: string
+}
+
 /** A failed lookup, turned into an Error by the JS layer. */
 export interface LookupFailure {
   code: string
@@ -43,3 +93,6 @@ export interface NativeResolverOptions {
   /** Seconds. */
   errorTtl?: number
 }
+
+/** `text` with the password of any URL (or `user:password@host`) replaced by `****`. */
+export declare function redactTarget(text: string): string

@@ -836,3 +836,5 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeResolver = nativeBinding.NativeResolver
+module.exports.diagnose = nativeBinding.diagnose
+module.exports.redactTarget = nativeBinding.redactTarget

@@ -146,3 +146,83 @@ export function isPatched(): boolean
 
 /** Forgets every cached answer and failure. */
 export function clearCache(): void
+
+/** The verdict of `diagnose()` / `ipv4-force check`. */
+export type Verdict =
+  | 'reachable'
+  | 'resolves'
+  | 'ipv6-only'
+  | 'no-address'
+  | 'not-found'
+  | 'dns-failure'
+  | 'port-closed'
+  | 'port-timeout'
+  | 'port-unreachable'
+  | 'connect-failed'
+
+export interface DiagnoseOptions {
+  /**
+   * Milliseconds for the TCP connect, and per DNS try when given.
+   * @default 5000
+   */
+  timeout?: number
+  /** DNS servers to ask instead of /etc/resolv.conf. @default the system configuration */
+  nameservers?: string[]
+  /** Ask getaddrinfo when the Rust resolver cannot answer. @default true with the system configuration */
+  fallback?: boolean
+}
+
+export interface DnsProbeError {
+  /** Node dns code: ENOTFOUND, ENODATA, ETIMEOUT, ESERVFAIL… */
+  code: string
+  message: string
+}
+
+export interface Tcp4Probe {
+  /** false when there was no port or no IPv4 address */
+  attempted: boolean
+  /** `ip:port` connected to (the first A record) */
+  address: string | null
+  ok: boolean
+  /** time to connect or to fail, in milliseconds */
+  ms: number | null
+  /** ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EHOSTUNREACH… */
+  error: string | null
+  /** what happened, or why no connection was tried */
+  message: string
+}
+
+export interface Report {
+  /** the target as given, with any password shown as `****` */
+  target: string
+  host: string
+  /** null for a bare host (no TCP test) */
+  port: number | null
+  /** IPv4 addresses, as resolveIPv4 / patchNet() get them */
+  a: string[]
+  aError: DnsProbeError | null
+  /** IPv6 addresses, through the same resolver configuration */
+  aaaa: string[]
+  /** null when there is simply no AAAA record */
+  aaaaError: DnsProbeError | null
+  /** whether this machine has a usable IPv6 route (decided without sending a packet) */
+  ipv6Route: boolean
+  /** the IPv6 source address the kernel would use */
+  ipv6Source: string | null
+  ipv6RouteDetail: string
+  tcp4: Tcp4Probe
+  verdict: Verdict
+  /** true for reachable / resolves (the CLI exits 0) */
+  ok: boolean
+  /** the verdict in one sentence, with what was seen */
+  summary: string
+  /** what to do next */
+  hint: string
+}
+
+/**
+ * Why a connection to `target` (`host`, `host:port`, or a URL: postgres://, mysql://, redis://,
+ * rediss://, mongodb://, http://, https://) fails from this machine, and what to do. Rejects only for bad
+ * arguments (`ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE`); a password in the target is never echoed.
+ */
+export function diagnose(target: string, options?: DiagnoseOptions): Promise<Report>

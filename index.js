@@ -5,7 +5,7 @@
 
 const net = require('node:net')
 const { debuglog } = require('node:util')
-const { NativeResolver } = require('./binding.js')
+const { NativeResolver } = require('./native.js')
 
 const debug = debuglog('ipv4-force')
 
@@ -360,4 +360,5 @@ module.exports = {
   unpatchNet,
   isPatched,
   clearCache,
+  diagnose: require('./diagnose.js').diagnose,
 }

@@ -83,7 +83,7 @@ impl<V: Clone> TtlCache<V> {
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub fn entry_count(&self) -> usize {
         lock(&self.entries).len()
     }
 }
@@ -148,7 +148,7 @@ mod tests {
         let cache = TtlCache::<u32>::new(10);
         for i in 0..1000 {
             cache.insert(&i.to_string(), i, Duration::from_secs(60));
-            assert!(cache.len() <= 10);
+            assert!(cache.entry_count() <= 10);
         }
         assert_eq!(cache.get("999"), Some(999));
     }

@@ -2,10 +2,12 @@
 #![deny(clippy::all)]
 
 pub mod cache;
+pub mod diagnose;
 pub mod errors;
 pub mod hostname;
 pub mod resolver;
 pub mod service;
+pub mod target;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -80,7 +82,10 @@ impl NativeResolver {
         });
         match task.await {
             Ok(outcome) => to_js(outcome),
-            Err(join_error) => to_js(Err(Arc::new(internal_error(&hostname, &join_error.to_string())))),
+            Err(join_error) => to_js(Err(Arc::new(internal_error(
+                &hostname,
+                &join_error.to_string(),
+            )))),
         }
     }
 
@@ -89,11 +94,14 @@ impl NativeResolver {
     pub async fn lookup_ipv6(&self, hostname: String) -> JsOutcome {
         let service = self.service.clone();
         let task_hostname = hostname.clone();
-        let task = tokio::spawn(async move { service.resolver().resolve_ipv6(&task_hostname).await });
+        let task =
+            tokio::spawn(async move { service.resolver().resolve_ipv6(&task_hostname).await });
         match task.await {
             Ok(Ok(addresses)) => Either::A(addresses.iter().map(|a| a.to_string()).collect()),
             Ok(Err(err)) => Either::B(failure(&err)),
-            Err(join_error) => Either::B(failure(&internal_error(&hostname, &join_error.to_string()))),
+            Err(join_error) => {
+                Either::B(failure(&internal_error(&hostname, &join_error.to_string())))
+            }
         }
     }
 
@@ -103,17 +111,25 @@ impl NativeResolver {
     }
 }
 
-fn adapt_options(options: NativeResolverOptions) -> Result<(ResolverSettings, CacheSettings), String> {
+fn adapt_options(
+    options: NativeResolverOptions,
+) -> Result<(ResolverSettings, CacheSettings), String> {
     let nameservers = match options.nameservers {
         Some(list) if list.is_empty() => return Err("nameservers must not be empty".into()),
-        Some(list) => Some(list.iter().map(|s| parse_nameserver(s)).collect::<Result<Vec<_>, _>>()?),
+        Some(list) => Some(
+            list.iter()
+                .map(|s| parse_nameserver(s))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
         None => None,
     };
     // A resolver pointed at a given server answers from that server only, unless asked.
     let fallback = options.fallback.unwrap_or(nameservers.is_none());
     let settings = ResolverSettings {
         nameservers,
-        timeout: options.timeout.map(|ms| Duration::from_millis(ms.max(1).into())),
+        timeout: options
+            .timeout
+            .map(|ms| Duration::from_millis(ms.max(1).into())),
         attempts: options.attempts.map(|n| n as usize),
         fallback,
     };
@@ -167,5 +183,147 @@ fn panic_if_test_hook(site: &str, hostname: &str) {
         if hook_site == site && hook_host == hostname {
             panic!("ipv4-force test hook: panic in {site} for {hostname}");
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diagnostics: `ipv4-force check` (probes in diagnose.rs, target parsing in target.rs).
+
+/// Options of `diagnose` (see diagnose.js for the documented shape).
+#[napi(object)]
+pub struct DiagnoseOptions {
+    /// Milliseconds for the TCP connect (default 5000), also per DNS attempt when given.
+    pub timeout: Option<u32>,
+    pub nameservers: Option<Vec<String>>,
+    pub fallback: Option<bool>,
+}
+
+#[napi(object)]
+pub struct DiagnoseDnsError {
+    pub code: String,
+    pub message: String,
+}
+
+#[napi(object)]
+pub struct DiagnoseTcp4 {
+    pub attempted: bool,
+    /// `ip:port` connected to.
+    pub address: Option<String>,
+    pub ok: bool,
+    pub ms: Option<f64>,
+    pub error: Option<String>,
+    pub message: String,
+}
+
+#[napi(object)]
+pub struct DiagnoseReport {
+    pub target: String,
+    pub host: String,
+    pub port: Option<u32>,
+    pub a: Vec<String>,
+    pub a_error: Option<DiagnoseDnsError>,
+    pub aaaa: Vec<String>,
+    pub aaaa_error: Option<DiagnoseDnsError>,
+    pub ipv6_route: bool,
+    pub ipv6_source: Option<String>,
+    pub ipv6_route_detail: String,
+    pub tcp4: DiagnoseTcp4,
+    pub verdict: String,
+    pub ok: bool,
+    pub summary: String,
+    pub hint: String,
+}
+
+/// A target or option that cannot be used; the message never holds credentials.
+#[napi(object)]
+pub struct DiagnoseFailure {
+    pub code: String,
+    pub message: String,
+}
+
+/// Checks `target` (host, host:port or URL); never rejects: usage problems come back as a failure.
+#[napi]
+pub async fn diagnose(
+    target: String,
+    options: Option<DiagnoseOptions>,
+) -> Either<DiagnoseReport, DiagnoseFailure> {
+    let usage = |message: String| {
+        Either::B(DiagnoseFailure {
+            code: "ERR_INVALID_ARG_VALUE".into(),
+            message,
+        })
+    };
+    let parsed = match target::parse_target(&target) {
+        Ok(parsed) => parsed,
+        Err(err) => return usage(err.message),
+    };
+    let options = options.unwrap_or(DiagnoseOptions {
+        timeout: None,
+        nameservers: None,
+        fallback: None,
+    });
+    let connect_timeout = options
+        .timeout
+        .map_or(diagnose::DEFAULT_CONNECT_TIMEOUT, |ms| {
+            Duration::from_millis(ms.max(1).into())
+        });
+    let resolver_options = NativeResolverOptions {
+        nameservers: options.nameservers,
+        timeout: options.timeout,
+        fallback: options.fallback,
+        ..NativeResolverOptions::default()
+    };
+    let (settings, cache) = match adapt_options(resolver_options) {
+        Ok(pair) => pair,
+        Err(message) => return usage(message),
+    };
+    let service = service::shared(settings, cache);
+    let display = parsed.display.clone();
+    let task = tokio::spawn(async move {
+        diagnose::diagnose(&parsed, service.resolver(), connect_timeout).await
+    });
+    match task.await {
+        Ok(report) => Either::A(to_js_report(report)),
+        Err(join_error) => Either::B(DiagnoseFailure {
+            code: "EINTERNAL".into(),
+            message: format!("internal error in ipv4-force while checking {display}, please report it: {join_error}"),
+        }),
+    }
+}
+
+/// `text` with the password of any URL (or `user:password@host`) replaced by `****`.
+#[napi]
+pub fn redact_target(text: String) -> String {
+    target::redact(&text)
+}
+
+fn to_js_report(r: diagnose::Report) -> DiagnoseReport {
+    let dns_error = |e: diagnose::DnsProblem| DiagnoseDnsError {
+        code: e.code,
+        message: e.message,
+    };
+    DiagnoseReport {
+        target: r.target,
+        host: r.host,
+        port: r.port.map(u32::from),
+        a: r.a,
+        a_error: r.a_error.map(dns_error),
+        aaaa: r.aaaa,
+        aaaa_error: r.aaaa_error.map(dns_error),
+        ipv6_route: r.ipv6_route.available,
+        ipv6_source: r.ipv6_route.source.map(|ip| ip.to_string()),
+        ipv6_route_detail: r.ipv6_route.detail,
+        tcp4: DiagnoseTcp4 {
+            attempted: r.tcp4.attempted,
+            address: r.tcp4.address.map(|a| a.to_string()),
+            ok: r.tcp4.ok,
+            ms: r.tcp4.ms,
+            error: r.tcp4.error,
+            message: r.tcp4.message,
+        },
+        verdict: r.verdict.as_str().to_string(),
+        ok: r.verdict.ok(),
+        summary: r.summary,
+        hint: r.hint,
     }
 }

@@ -1,0 +1,708 @@
+'use strict'
+
+// `npm run bench`: ipv4-force against dns.lookup, dns.promises.resolve4 and cacheable-lookup@7,
+// answered by a local dnsmasq. Everything runs inside a private network + mount namespace
+// (`unshare -m -n`, root needed) whose only interface is loopback and whose /etc/resolv.conf and
+// /etc/hosts are bind-mounted temp files naming 127.0.0.1:53: the system resolver *is* the
+// benchmark's dnsmasq, so lookup(), dns.lookup and patchNet() use it, and no query can leave.
+//
+// The run prints one table and exits 0 even when a target is missed (it is a report); it exits
+// non-zero only when the bench itself cannot run.
+//
+// Environment knobs: BENCH_SCALE=0.5 shortens every timed window (default 1).
+
+const { spawn, spawnSync, execFileSync } = require('node:child_process')
+const dns = require('node:dns')
+const fs = require('node:fs')
+const fsp = require('node:fs/promises')
+const net = require('node:net')
+const os = require('node:os')
+const path = require('node:path')
+
+const PKG = path.resolve(__dirname, '..')
+const DNSMASQ = '/usr/sbin/dnsmasq'
+const INNER = 'IPV4_FORCE_BENCH_INNER'
+const SCALE = Number(process.env.BENCH_SCALE || 1)
+const SLOW_DNS_PORT = 5300
+const SLOW_DNS_DELAY = 200 // ms
+
+
+// ---------------------------------------------------------------------------------------------
+// Outer process: prepare the namespace's files and re-execute inside `unshare -m -n`.
+
+function outer() {
+  if (process.platform !== 'linux' || process.getuid() !== 0) {
+    console.error('bench: needs Linux and root (it runs inside `unshare -m -n` with a private dnsmasq).')
+    process.exit(2)
+  }
+  waitForDnsmasq()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipv4-force-bench-'))
+  fs.writeFileSync(path.join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\n')
+  fs.writeFileSync(path.join(dir, 'hosts'), '127.0.0.1 localhost\n::1 localhost ip6-localhost\n')
+  // Set up the namespace before node starts, so that every resolver in the inner process
+  // (c-ares default channel, glibc, hickory) only ever sees the private configuration.
+  const setup = [
+    'set -e',
+    'ip link set lo up',
+    `mount --bind "${dir}/resolv.conf" /etc/resolv.conf`,
+    `mount --bind "${dir}/hosts" /etc/hosts`,
+    // Many short connections in the connect benchmark: keep ephemeral ports reusable.
+    'echo "1024 65000" > /proc/sys/net/ipv4/ip_local_port_range',
+    'echo 1 > /proc/sys/net/ipv4/tcp_tw_reuse',
+    'exec "$@"',
+  ].join('\n')
+  const res = spawnSync(
+    'unshare',
+    ['--mount', '--net', '--propagation', 'private', '--', 'sh', '-c', setup, 'sh',
+      process.execPath, ...process.execArgv, __filename],
+    { stdio: 'inherit', env: { ...process.env, [INNER]: dir } },
+  )
+  fs.rmSync(dir, { recursive: true, force: true })
+  if (res.error) {
+    console.error(`bench: cannot run unshare: ${res.error.message}`)
+    process.exit(2)
+  }
+  process.exit(res.status === null ? 1 : res.status)
+}
+
+function waitForDnsmasq() {
+  const deadline = Date.now() + 300_000
+  let told = false
+  while (!fs.existsSync(DNSMASQ)) {
+    if (Date.now() > deadline) {
+      console.error(`bench: ${DNSMASQ} not found (install the Debian package dnsmasq-base).`)
+      process.exit(2)
+    }
+    if (!told) console.error(`bench: waiting for ${DNSMASQ} (dnsmasq-base being installed?)`)
+    told = true
+    execFileSync('sleep', ['2'])
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inner process: dnsmasq, the measurements, the table.
+
+const children = new Set()
+const TMP = process.env[INNER]
+
+function cleanup() {
+  for (const child of children) {
+    try {
+      child.kill('SIGTERM')
+    } catch {
+      // already gone
+    }
+  }
+}
+process.on('exit', cleanup)
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const now = () => performance.now()
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+
+function startDnsmasq({ port, logFile, logQueries }) {
+  const args = [
+    '--no-daemon', '--no-resolv', '--no-hosts', `--port=${port}`,
+    '--listen-address=127.0.0.1', '--bind-interfaces', '--cache-size=10000', '--local-ttl=300',
+    // Every name under bench.test has A 127.0.0.1 (TTL 300 s, --local-ttl); --local makes the
+    // domain authoritative here, so AAAA queries get NODATA at once instead of REFUSED.
+    '--address=/bench.test/127.0.0.1', '--local=/bench.test/',
+    // ...except slow.bench.test, forwarded to slow-dns.js (answers after SLOW_DNS_DELAY ms).
+    `--server=/slow.bench.test/127.0.0.1#${SLOW_DNS_PORT}`, '--dns-forward-max=10000',
+    `--log-facility=${logFile}`, '--pid-file=',
+  ]
+  if (logQueries) args.push('--log-queries')
+  const child = spawn(DNSMASQ, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d) => {
+    if (stderr.length < 10_000) stderr += d
+  })
+  children.add(child)
+  child.on('exit', () => children.delete(child))
+  return { child, pid: child.pid, port, logFile, stderr: () => stderr }
+}
+
+async function waitReady(dm) {
+  const r = new dns.promises.Resolver({ timeout: 200, tries: 1 })
+  r.setServers([`127.0.0.1:${dm.port}`])
+  for (let i = 0; i < 50; i++) {
+    try {
+      await r.resolve4('ready.bench.test')
+      return
+    } catch {
+      await sleep(100)
+    }
+  }
+  throw new Error(`dnsmasq on port ${dm.port} did not answer:\n${dm.stderr()}`)
+}
+
+/** Total queries dnsmasq has answered since it started (its SIGUSR1 statistics). */
+async function queryCount(dm) {
+  const offset = fs.statSync(dm.logFile).size
+  process.kill(dm.pid, 'SIGUSR1')
+  for (let i = 0; i < 300; i++) {
+    await sleep(5)
+    const fd = fs.openSync(dm.logFile, 'r')
+    const size = fs.fstatSync(fd).size
+    const buf = Buffer.alloc(size - offset)
+    fs.readSync(fd, buf, 0, buf.length, offset)
+    fs.closeSync(fd)
+    const m = /queries forwarded (\d+), queries answered locally (\d+)\n/.exec(buf.toString())
+    if (m) return Number(m[1]) + Number(m[2])
+  }
+  throw new Error('dnsmasq did not report its statistics')
+}
+
+/** CPU seconds used so far by process `pid`. */
+function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) / 100 // utime + stime, in USER_HZ (100)
+}
+
+let seq = 0
+const fresh = (tag, zone = 'bench.test') => `${tag}${++seq}.${zone}`
+
+// --- load generators ------------------------------------------------------------------------
+
+/** ops/s of `await op()` in `concurrency` loops for `ms` (the clock is read every `batch` ops). */
+async function awaitLoop(op, ms, concurrency = 1, batch = 128) {
+  let n = 0
+  const t0 = now()
+  const end = t0 + ms
+  const worker = async () => {
+    do {
+      for (let k = 0; k < batch; k++) await op()
+      n += batch
+    } while (now() < end)
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  return (n * 1000) / (now() - t0)
+}
+
+/** ops/s of a dns.lookup-style function called again from its own callback, for `ms`. */
+function callbackLoop(fn, name, ms, batch = 128) {
+  return new Promise((resolve, reject) => {
+    let n = 0
+    const t0 = now()
+    const end = t0 + ms
+    const next = (err) => {
+      if (err) return reject(err)
+      if (++n % batch === 0 && now() >= end) return resolve((n * 1000) / (now() - t0))
+      fn(name, next)
+    }
+    fn(name, next)
+  })
+}
+
+/**
+ * Keeps `concurrency` calls of `op(freshName)` in flight until stopped; counts completions and
+ * failures. Returns { stop(): Promise<{ ops, errors, seconds }> }.
+ */
+function openLoad(op, tag, concurrency, zone) {
+  let stopped = false
+  let ops = 0
+  let errors = 0
+  let firstError = null
+  const t0 = now()
+  const worker = async () => {
+    while (!stopped) {
+      try {
+        await op(fresh(tag, zone))
+      } catch (err) {
+        errors++
+        firstError = firstError || err
+      }
+      ops++
+    }
+  }
+  const all = Promise.all(Array.from({ length: concurrency }, worker))
+  return {
+    async stop() {
+      stopped = true
+      await all
+      return { ops, errors, firstError, seconds: (now() - t0) / 1000 }
+    },
+    count: () => ops,
+  }
+}
+
+/** Cold lookups for `ms` with `concurrency` in flight, plus what they cost dnsmasq and us. */
+async function coldRun(dm, op, tag, ms, concurrency = 100) {
+  const q0 = await queryCount(dm)
+  const d0 = cpuSeconds(dm.pid)
+  const c0 = process.cpuUsage()
+  const load = openLoad(op, tag, concurrency)
+  await sleep(ms)
+  const { ops, errors, firstError, seconds } = await load.stop()
+  const c1 = process.cpuUsage(c0)
+  const d1 = cpuSeconds(dm.pid)
+  const q1 = await queryCount(dm)
+  return {
+    rate: ops / seconds,
+    errors,
+    firstError,
+    queriesPerOp: (q1 - q0) / ops,
+    nodeCpu: (c1.user + c1.system) / 1e6 / seconds,
+    dnsmasqCpu: (d1 - d0) / seconds,
+  }
+}
+
+// --- the measurements -----------------------------------------------------------------------
+
+async function inner() {
+  const started = now()
+  const ms = (x) => Math.max(50, Math.round(x * SCALE))
+  const results = { rows: [], notes: [] }
+
+  await startSlowDns()
+  const dmLog = path.join(TMP, 'dnsmasq.log')
+  const dm = startDnsmasq({ port: 53, logFile: dmLog })
+  await waitReady(dm)
+
+  const api = require(PKG)
+  const { resolveIPv4, lookup, patchNet, unpatchNet } = api
+  const { default: CacheableLookup } = await import('cacheable-lookup')
+  const clVersion = JSON.parse(fs.readFileSync(path.join(PKG, 'node_modules', 'cacheable-lookup', 'package.json'), 'utf8')).version
+  const resolver = new dns.promises.Resolver()
+  resolver.setServers(['127.0.0.1'])
+  const cl = new CacheableLookup({ resolver: new dns.promises.Resolver() })
+  cl.servers = ['127.0.0.1']
+  // cacheable-lookup honours hints: ADDRCONFIG (which net.connect passes) from its own scan of the
+  // non-internal interfaces, and this namespace has only lo: tell it IPv4 is configured.
+  cl._iface = { has4: true, has6: false }
+
+  printHeader(clVersion)
+
+  // 1. Hot lookups -----------------------------------------------------------------------------
+  const HOT = 'hot.bench.test'
+  await resolveIPv4(HOT)
+  await cl.lookupAsync(HOT)
+  const hotOps = {
+    ipv4: () => resolveIPv4(HOT),
+    dnsLookup: () => dns.promises.lookup(HOT),
+    resolve4: () => resolver.resolve4(HOT),
+    cacheable: () => cl.lookupAsync(HOT),
+  }
+  const hotCb = {
+    ipv4: lookup,
+    dnsLookup: dns.lookup,
+    resolve4: null,
+    cacheable: cl.lookup,
+  }
+  const hotSeq = await rounds(3, Object.keys(hotOps), (k) => awaitLoop(hotOps[k], ms(k === 'ipv4' || k === 'cacheable' ? 400 : 200)))
+  const hotPar = await rounds(3, Object.keys(hotOps), (k) => awaitLoop(hotOps[k], ms(k === 'ipv4' || k === 'cacheable' ? 400 : 200), 100, 16))
+  const hotCbR = await rounds(3, ['ipv4', 'dnsLookup', 'cacheable'], (k) => callbackLoop(hotCb[k], HOT, ms(k === 'dnsLookup' ? 200 : 400)))
+  results.rows.push(
+    row('1a hot, sequential await (ops/s)', hotSeq, fmtRate, 'cacheable', '>= 2x cacheable', (r) => r >= 2),
+    row('1b hot, 100 concurrent (ops/s)', hotPar, fmtRate, 'cacheable', '>= 2x cacheable', (r) => r >= 2),
+    row('1c hot, lookup() callback (ops/s)', hotCbR, fmtRate, 'cacheable', '>= 2x cacheable', (r) => r >= 2),
+  )
+  results.notes.push('1: ipv4-force = resolveIPv4() / lookup(); cacheable-lookup = lookupAsync() / lookup(), both answered ' +
+    'from their cache; dns.lookup / resolve4 query dnsmasq every time (no cache), shown for scale.')
+  progress('hot lookups', started)
+
+  // 2. Cold lookups ----------------------------------------------------------------------------
+  const coldOps = {
+    ipv4: (name) => resolveIPv4(name),
+    dnsLookup: (name) => dns.promises.lookup(name),
+    resolve4: (name) => resolver.resolve4(name),
+    cacheable: (name) => cl.lookupAsync(name),
+  }
+  for (const k of Object.keys(coldOps)) await coldRun(dm, coldOps[k], `warm-${k}-`, ms(150)) // warm-up
+  const coldDetail = {}
+  const cold = await rounds(3, Object.keys(coldOps), async (k) => {
+    const r = await coldRun(dm, coldOps[k], `cold-${k}-`, ms(1000))
+    ;(coldDetail[k] = coldDetail[k] || []).push(r)
+    return r.rate
+  })
+  results.rows.push(
+    row('2a cold, 100 in flight (ops/s)', cold, fmtRate, 'resolve4', '>= 1x resolve4', (r) => r >= 1),
+    row('2b   ... same, vs dns.lookup', cold, fmtRate, 'dnsLookup', '>= 3x dns.lookup', (r) => r >= 3),
+  )
+  const detail = (k) => {
+    const d = coldDetail[k]
+    const errors = d.reduce((a, r) => a + r.errors, 0)
+    const err = d.find((r) => r.firstError)?.firstError
+    return `${LABEL[k]}: ${median(d.map((r) => r.queriesPerOp)).toFixed(2)} q/lookup, node CPU ` +
+      `${pct(median(d.map((r) => r.nodeCpu)))}, dnsmasq CPU ${pct(median(d.map((r) => r.dnsmasqCpu)))}` +
+      (errors ? `, ${errors} errors (${err.code || err.message})` : '')
+  }
+  results.notes.push('2: every name new (n<seq>.bench.test); per implementation: DNS queries per lookup, CPU of the node ' +
+    'process and of dnsmasq (100% = one core) during the run:')
+  for (const k of Object.keys(coldOps)) results.notes.push(`     ${detail(k)}`)
+  progress('cold lookups', started)
+
+  // dnsmasq headroom: two independent c-ares clients in separate processes at once.
+  const headroom = await dnsmasqHeadroom(dm, ms(1000))
+  results.notes.push(`   dnsmasq headroom: 2 separate node processes running resolve4 (100 in flight each) together got ` +
+    `${fmtRate(headroom.rate)} ops/s with dnsmasq at ${pct(headroom.dnsmasqCpu)} CPU ` +
+    `(vs ${fmtRate(median(cold.resolve4))} from one process): dnsmasq is ${headroom.rate > 1.3 * median(cold.resolve4) ? 'not' : 'possibly'} the limit.`)
+  progress('dnsmasq headroom', started)
+
+  // 3. Connect through patchNet() ----------------------------------------------------------------
+  const server = await startTcpServer()
+  const CONNECT_NAME = 'connect.bench.test'
+  const connectOpts = {
+    ipv4: { host: CONNECT_NAME, port: server.port },
+    dnsLookup: { host: CONNECT_NAME, port: server.port },
+    cacheable: { host: CONNECT_NAME, port: server.port, lookup: cl.lookup },
+    byIp: { host: '127.0.0.1', port: server.port },
+    byIpPatched: { host: '127.0.0.1', port: server.port },
+  }
+  const withPatch = async (k, fn) => {
+    if (k === 'ipv4' || k === 'byIpPatched') patchNet()
+    try {
+      return await fn()
+    } finally {
+      unpatchNet()
+    }
+  }
+  await resolveIPv4(CONNECT_NAME)
+  for (const k of Object.keys(connectOpts)) await withPatch(k, () => connectLoop(connectOpts[k], ms(100), 1))
+  const connSeq = await rounds(3, Object.keys(connectOpts), (k) => withPatch(k, () => connectLoop(connectOpts[k], ms(k === 'dnsLookup' ? 500 : 800), 1)))
+  const connPar = await rounds(3, Object.keys(connectOpts), (k) => withPatch(k, () => connectLoop(connectOpts[k], ms(k === 'dnsLookup' ? 500 : 800), 50)))
+  results.rows.push(
+    row('3a connect by name, sequential (conn/s)', connSeq, fmtRate, 'byIp', '>= 0.9x by IP', (r) => r >= 0.9),
+    row('3b connect by name, 50 parallel (conn/s)', connPar, fmtRate, 'byIp', '>= 0.9x by IP', (r) => r >= 0.9),
+  )
+  results.notes.push(`3: net.connect() + destroy() on 'connect', to a server in a separate node process (its accept/close ` +
+    'work stays off the measured event loop and CPU). ipv4-force = by name with patchNet(); dns.lookup = by name, ' +
+    'unpatched; cacheable = by name with { lookup: cacheable.lookup }; reference = by IP, unpatched. ' +
+    `By IP with patchNet() active: ${fmtRate(median(connSeq.byIpPatched))} sequential, ${fmtRate(median(connPar.byIpPatched))} parallel.`)
+  server.close()
+  progress('connect', started)
+
+  // 4. In-flight de-duplication ------------------------------------------------------------------
+  const dedup = {}
+  const countQueries = async (fn) => {
+    const q0 = await queryCount(dm)
+    await fn()
+    return (await queryCount(dm)) - q0
+  }
+  const thousand = (f) => Promise.all(Array.from({ length: 1000 }, f))
+  dedup.ipv4 = [await countQueries(() => { const n = fresh('dedup-ipv4-'); return thousand(() => resolveIPv4(n)) })]
+  dedup.dnsLookup = [await countQueries(() => { const n = fresh('dedup-gai-'); return thousand(() => dns.promises.lookup(n)) })]
+  dedup.resolve4 = [await countQueries(() => { const n = fresh('dedup-cares-'); return thousand(() => resolver.resolve4(n)) })]
+  dedup.cacheable = [await countQueries(() => { const n = fresh('dedup-cl-'); return thousand(() => cl.lookupAsync(n)) })]
+  const dedupCb = {
+    ipv4: [await countQueries(() => {
+      const n = fresh('dedup-cb-')
+      return thousand(() => new Promise((resolve, reject) => lookup(n, (e) => (e ? reject(e) : resolve()))))
+    })],
+  }
+  // Cross-check with a second dnsmasq that logs every query, through an explicit nameserver.
+  const logged = await dedupLogged(resolveIPv4)
+  results.rows.push(
+    row('4a de-dup: queries for 1000x resolveIPv4(1 cold name)', dedup, fmtInt, null, '= 1 query', () => dedup.ipv4[0] === 1),
+    row('4b de-dup: queries for 1000x lookup(1 cold name)', dedupCb, fmtInt, null, '= 1 query', () => dedupCb.ipv4[0] === 1),
+    row('4c de-dup: same via nameservers option (--log-queries)', { ipv4: [logged.count] }, fmtInt, null, '= 1 query', () => logged.count === 1),
+  )
+  results.notes.push('4: queries counted by dnsmasq (SIGUSR1 statistics, all types); 4c counts `query[...]` lines of a ' +
+    `second dnsmasq started with --log-queries: ${logged.lines.join('; ') || 'none'}`)
+  progress('de-dup', started)
+
+  // 5. Threadpool ----------------------------------------------------------------------------------
+  const tp = await threadpoolCheck(resolveIPv4, resolver, ms)
+  results.rows.push(
+    row('5a readFile p99, 1000 cold lookups in flight, instant DNS', tp.fast.p99, fmtMs, 'idle', '<= 1.5x idle', (r) => r <= 1.5, true),
+    row(`5b readFile p99, 1000 in flight, ${SLOW_DNS_DELAY} ms DNS (dns.lookup: 4)`, tp.slow.p99, fmtMs, 'idle', '<= 1.5x idle', (r) => r <= 1.5, true),
+  )
+  const tpNote = (t) => `p50 idle ${fmtMs(t.p50.idle)}, ipv4-force ${fmtMs(t.p50.ipv4)}, dns.lookup ${fmtMs(t.p50.dnsLookup)}, ` +
+    `resolve4 ${fmtMs(t.p50.resolve4)}; lookups/s meanwhile: ipv4-force ${fmtRate(t.rate.ipv4)}, ` +
+    `dns.lookup ${fmtRate(t.rate.dnsLookup)}, resolve4 ${fmtRate(t.rate.resolve4)}`
+  results.notes.push(`5: fs.promises.readFile of a 1 KiB file, one at a time; libuv threadpool size ${process.env.UV_THREADPOOL_SIZE || 4}. ` +
+    'resolve4 (c-ares: no threadpool either) is the control for event-loop / CPU contention alone.',
+  `   5a (dnsmasq answers at once: 1000 in flight = as many lookups/s as the CPU allows): ${tpNote(tp.fast)}.`,
+  `   5b (*.slow.bench.test, forwarded by dnsmasq to a JS server that answers after ${SLOW_DNS_DELAY} ms): ${tpNote(tp.slow)}.`)
+  progress('threadpool', started)
+
+  // 6. Memory, size, load time ------------------------------------------------------------------------
+  const mem = runJson(['--expose-gc', path.join(__dirname, 'memory.js'), PKG, HOT, 'mem'])
+  results.rows.push(
+    row('6a RSS growth, 1M hot + 100k cold (MB)', { ipv4: [mem.rssAfter - mem.rssBefore] }, fmtMb, null, '< 20 MB',
+      () => mem.rssAfter - mem.rssBefore < 20),
+  )
+  const nodeFiles = fs.readdirSync(PKG).filter((f) => f.endsWith('.node'))
+  const nodeSize = nodeFiles.reduce((a, f) => a + fs.statSync(path.join(PKG, f)).size, 0)
+  results.rows.push(row(`6b addon size (${nodeFiles.join(', ')})`, { ipv4: [nodeSize / 1024 / 1024] }, fmtMb, null, 'info', null))
+  const loads = []
+  for (let i = 0; i < 5; i++) loads.push(runJson([path.join(__dirname, 'load-time.js'), PKG, fresh('load-')]))
+  results.rows.push(row('6c require() time, fresh process (ms)', { ipv4: [median(loads.map((l) => l.requireMs))] }, fmtMsPlain, null, 'info', null))
+  results.notes.push(`6: RSS ${fmtMb(mem.rssBefore)} MB after warm-up -> ${fmtMb(mem.rssAfterHot)} MB after 1M hot ` +
+    `(${fmtRate(1e6 / (mem.hotMs / 1000))}/s) -> ${fmtMb(mem.rssAfter)} MB after 100k cold (${fmtRate(1e5 / (mem.coldMs / 1000))}/s, ` +
+    `${mem.errors} errors), peak ${fmtMb(mem.peakRss)} MB; V8 heap ${fmtMb(mem.heapBefore)} -> ${fmtMb(mem.heapAfter)} MB ` +
+    `(after gc). First resolveIPv4 after require (runtime start + resolv.conf + 1 query): ` +
+    `${fmtMsPlain(median(loads.map((l) => l.firstLookupMs)))} ms (median of 5).`)
+
+  printTable(results)
+  console.log(`\n(total ${((now() - started) / 1000).toFixed(0)} s)`)
+  cleanup()
+}
+
+// Runs `fn(key)` for every key, `n` times round-robin; returns { key: [results] }.
+async function rounds(n, keys, fn) {
+  const out = {}
+  for (let i = 0; i < n; i++) {
+    for (const k of keys) (out[k] = out[k] || []).push(await fn(k))
+  }
+  return out
+}
+
+function connectOnce(opts) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(opts)
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve()
+    })
+    socket.once('error', reject)
+  })
+}
+
+function connectLoop(opts, ms, concurrency) {
+  return awaitLoop(() => connectOnce(opts), ms, concurrency, 8)
+}
+
+async function startTcpServer() {
+  const child = spawn(process.execPath, [path.join(__dirname, 'tcp-server.js')], { stdio: ['pipe', 'pipe', 'inherit'] })
+  children.add(child)
+  const port = await new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+      if (out.includes('\n')) resolve(Number(out.trim()))
+    })
+    child.on('exit', (code) => reject(new Error(`tcp-server exited (${code})`)))
+  })
+  return {
+    port,
+    close() {
+      child.stdin.end()
+      children.delete(child)
+    },
+  }
+}
+
+async function startSlowDns() {
+  const child = spawn(process.execPath, [path.join(__dirname, 'slow-dns.js'), String(SLOW_DNS_PORT), String(SLOW_DNS_DELAY)],
+    { stdio: ['pipe', 'pipe', 'inherit'] })
+  children.add(child)
+  await new Promise((resolve, reject) => {
+    child.stdout.once('data', resolve)
+    child.on('exit', (code) => reject(new Error(`slow-dns exited (${code})`)))
+  })
+}
+
+async function dnsmasqHeadroom(dm, windowMs) {
+  const script = `
+    const dns = require('node:dns')
+    const r = new dns.promises.Resolver(); r.setServers(['127.0.0.1'])
+    let n = 0, stop = false, seq = 0
+    const tag = process.argv[1]
+    const w = async () => { while (!stop) { await r.resolve4(tag + (++seq) + '.bench.test'); n++ } }
+    // Start together: wait for the parent's go byte.
+    process.stdin.once('data', async () => {
+      const t0 = performance.now()
+      const all = Promise.all(Array.from({ length: 100 }, w))
+      setTimeout(async () => { stop = true; await all; console.log(n / ((performance.now() - t0) / 1000)); process.exit(0) }, ${windowMs})
+    })
+    console.log('ready')`
+  const procs = [0, 1].map((i) => {
+    const child = spawn(process.execPath, ['-e', script, `head${i}-`], { stdio: ['pipe', 'pipe', 'inherit'] })
+    children.add(child)
+    let out = ''
+    child.stdout.on('data', (d) => { out += d })
+    const ready = new Promise((resolve) => child.stdout.on('data', () => out.includes('ready') && resolve()))
+    const done = new Promise((resolve) => child.on('exit', () => {
+      children.delete(child)
+      resolve(Number(out.split('\n')[1]))
+    }))
+    return { child, ready, done }
+  })
+  await Promise.all(procs.map((p) => p.ready))
+  const d0 = cpuSeconds(dm.pid)
+  const t0 = now()
+  for (const p of procs) p.child.stdin.write('g')
+  const rates = await Promise.all(procs.map((p) => p.done))
+  const seconds = (now() - t0) / 1000
+  return { rate: rates.reduce((a, b) => a + b, 0), dnsmasqCpu: (cpuSeconds(dm.pid) - d0) / seconds }
+}
+
+async function dedupLogged(resolveIPv4) {
+  const logFile = path.join(TMP, 'dnsmasq-queries.log')
+  const dm2 = startDnsmasq({ port: 5353, logFile, logQueries: true })
+  await waitReady(dm2)
+  const name = fresh('dedup-logged-')
+  const opts = { nameservers: ['127.0.0.1:5353'] }
+  await Promise.all(Array.from({ length: 1000 }, () => resolveIPv4(name, opts)))
+  await sleep(200) // let dnsmasq flush its log
+  const lines = fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(name) && /query\[/.test(l))
+  dm2.child.kill('SIGTERM')
+  return { count: lines.length, lines: lines.map((l) => l.replace(/^.*?(query\[)/, '$1').trim()) }
+}
+
+async function threadpoolCheck(resolveIPv4, resolver, ms) {
+  const file = path.join(TMP, 'small.txt')
+  fs.writeFileSync(file, 'x'.repeat(1024))
+  const sample = async (windowMs) => {
+    const lat = []
+    const end = now() + windowMs
+    while (now() < end) {
+      const t = now()
+      await fsp.readFile(file)
+      lat.push(now() - t)
+    }
+    return lat.sort((a, b) => a - b)
+  }
+  const ops = {
+    idle: null,
+    ipv4: (name) => resolveIPv4(name),
+    dnsLookup: (name) => dns.promises.lookup(name),
+    resolve4: (name) => resolver.resolve4(name),
+  }
+  // fast: dnsmasq answers at once, so 1000 in flight is a CPU-saturating loop.
+  // slow: answers take SLOW_DNS_DELAY ms, so the lookups wait (the usual meaning of in flight).
+  // dns.lookup gets only 4 in flight there: libuv runs at most 2 getaddrinfo at once (its
+  // "slow I/O" cap), the rest only queue, and 1000 queued 200 ms lookups would take minutes to drain.
+  const phases = [
+    { phase: 'fast', zone: 'bench.test', concurrency: () => 1000, windowMs: ms(700) },
+    { phase: 'slow', zone: 'slow.bench.test', concurrency: (k) => (k === 'dnsLookup' ? 4 : 1000), windowMs: ms(900) },
+  ]
+  await sample(100)
+  const out = {}
+  for (const { phase, zone, concurrency, windowMs } of phases) {
+    const lat = {}
+    const rate = {}
+    for (let round = 0; round < 3; round++) {
+      for (const [k, op] of Object.entries(ops)) {
+        let load = null
+        if (op) {
+          load = openLoad(op, `tp-${k}-`, concurrency(k), zone)
+          await sleep(phase === 'slow' ? SLOW_DNS_DELAY + 50 : 30) // let them get in flight
+        }
+        const c0 = load ? load.count() : 0
+        const t0 = now()
+        const l = await sample(windowMs)
+        if (load) {
+          ;(rate[k] = rate[k] || []).push((load.count() - c0) / ((now() - t0) / 1000))
+          const { errors, firstError } = await load.stop()
+          if (errors) throw new Error(`threadpool check (${phase}, ${k}): ${errors} lookups failed: ${firstError.message}`)
+        }
+        ;(lat[k] = lat[k] || []).push(l)
+      }
+    }
+    const q = (x) => Object.fromEntries(Object.entries(lat).map(([k, runs]) => [k, median(runs.map((l) => quantile(l, x)))]))
+    out[phase] = {
+      p99: Object.fromEntries(Object.entries(q(0.99)).map(([k, v]) => [k, [v]])),
+      p50: q(0.5),
+      rate: Object.fromEntries(Object.entries(rate).map(([k, v]) => [k, median(v)])),
+    }
+  }
+  return out
+}
+
+function runJson(args) {
+  const res = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 })
+  if (res.status !== 0) throw new Error(`${args.join(' ')} failed (${res.status}): ${res.stderr}`)
+  return JSON.parse(res.stdout.trim().split('\n').pop())
+}
+
+// --- output ---------------------------------------------------------------------------------
+
+const LABEL = { ipv4: 'ipv4-force', dnsLookup: 'dns.lookup', resolve4: 'resolve4', cacheable: 'cacheable-lookup' }
+
+/**
+ * A table row from { key: [runs] }: medians per column, the ratio ipv4-force / `against`
+ * (or `against` / ipv4-force when `lowerIsBetter`), and the verdict.
+ */
+function row(metric, values, fmt, against, target, pass, lowerIsBetter = false) {
+  const med = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, median(v)]))
+  const refKey = ['byIp', 'idle'].find((k) => k in med)
+  let ratio = null
+  if (against && med[against] && med.ipv4 !== undefined) ratio = med.ipv4 / med[against]
+  const ok = pass === null ? null : pass(ratio)
+  return {
+    metric,
+    ipv4: med.ipv4 !== undefined ? fmt(med.ipv4) : '-',
+    dnsLookup: med.dnsLookup !== undefined ? fmt(med.dnsLookup) : '-',
+    resolve4: med.resolve4 !== undefined ? fmt(med.resolve4) : '-',
+    cacheable: med.cacheable !== undefined ? fmt(med.cacheable) : '-',
+    reference: refKey ? `${fmt(med[refKey])} (${refKey === 'byIp' ? 'by IP' : 'idle'})` : '-',
+    ratio: ratio === null ? '-' : `${ratio.toFixed(2)}x`,
+    target,
+    result: ok === null ? 'info' : ok ? 'PASS' : 'FAIL',
+    lowerIsBetter,
+  }
+}
+
+function printHeader(clVersion) {
+  const cpus = os.cpus()
+  let head = ''
+  try {
+    head = execFileSync('git', ['-C', PKG, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    head = '?'
+  }
+  const dmVersion = execFileSync(DNSMASQ, ['--version'], { encoding: 'utf8' }).split('\n')[0].split('  ')[0]
+  console.log('ipv4-force benchmark')
+  console.log(`machine : ${cpus[0]?.model || '?'}, ${os.availableParallelism()} cores (${cpus.length} CPUs), ` +
+    `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}`)
+  console.log(`node    : ${process.version} (UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE || '4, default'})`)
+  console.log(`package : ipv4-force ${require(path.join(PKG, 'package.json')).version} @ ${head}; cacheable-lookup ${clVersion}`)
+  console.log(`dns     : ${dmVersion} on 127.0.0.1:53 in a private netns (lo only); resolv.conf -> 127.0.0.1; ` +
+    'every *.bench.test = A 127.0.0.1, TTL 300 s, AAAA NODATA')
+  console.log('figures : medians of 3 runs (interleaved); ops/s = completed lookups per second\n')
+}
+
+function printTable({ rows, notes }) {
+  const cols = [
+    ['metric', 'metric'], ['ipv4', 'ipv4-force'], ['dnsLookup', 'dns.lookup'], ['resolve4', 'dns.promises.resolve4'],
+    ['cacheable', 'cacheable-lookup@7'], ['reference', 'reference'], ['ratio', 'ratio'], ['target', 'target'], ['result', 'PASS/FAIL'],
+  ]
+  const width = cols.map(([k, h]) => Math.max(h.length, ...rows.map((r) => String(r[k]).length)))
+  const line = (cells) => '| ' + cells.map((c, i) => (i === 0 ? String(c).padEnd(width[i]) : String(c).padStart(width[i]))).join(' | ') + ' |'
+  console.log(line(cols.map(([, h]) => h)))
+  console.log('|' + width.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|')
+  for (const r of rows) console.log(line(cols.map(([k]) => (k === 'result' && r.result === 'FAIL' ? '**FAIL**' : r[k]))))
+  const failed = rows.filter((r) => r.result === 'FAIL').map((r) => r.metric.split(' ')[0])
+  const passed = rows.filter((r) => r.result === 'PASS').length
+  console.log(`\n${passed} PASS, ${failed.length} FAIL${failed.length ? ` (${failed.join(', ')})` : ''}`)
+  console.log('ratio = ipv4-force / the column named in target; for 5, ipv4-force p99 / idle p99 (lower is better).\n')
+  for (const n of notes) console.log(n)
+}
+
+function progress(what, started) {
+  process.stderr.write(`  [${((now() - started) / 1000).toFixed(0)} s] ${what} done\n`)
+}
+
+function sig3(x) {
+  if (!Number.isFinite(x)) return String(x)
+  if (x === 0) return '0'
+  const digits = Math.max(0, 2 - Math.floor(Math.log10(Math.abs(x))))
+  return x.toFixed(digits)
+}
+function fmtRate(x) {
+  if (x >= 1e6) return `${sig3(x / 1e6)} M`
+  if (x >= 1e3) return `${sig3(x / 1e3)} k`
+  return sig3(x)
+}
+const fmtInt = (x) => String(Math.round(x))
+const fmtMb = (x) => (Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2))
+const fmtMsPlain = (x) => sig3(x)
+const fmtMs = (x) => (x >= 1 ? `${sig3(x)} ms` : `${sig3(x * 1000)} µs`)
+const pct = (x) => `${Math.round(x * 100)}%`
+
+// ---------------------------------------------------------------------------------------------
+
+if (!process.env[INNER]) outer()
+else inner().catch((err) => {
+  console.error(err)
+  process.exitCode = 1
+  cleanup()
+})
