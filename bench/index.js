@@ -14,7 +14,6 @@
 const { spawn, spawnSync, execFileSync } = require('node:child_process')
 const dns = require('node:dns')
 const fs = require('node:fs')
-const fsp = require('node:fs/promises')
 const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
@@ -24,7 +23,8 @@ const DNSMASQ = '/usr/sbin/dnsmasq'
 const INNER = 'IPV4_FORCE_BENCH_INNER'
 const SCALE = Number(process.env.BENCH_SCALE || 1)
 const SLOW_DNS_PORT = 5300
-const SLOW_DNS_DELAY = 200 // ms
+const SLOW_DNS_DELAY = 200 // ms: *.slow.bench.test, for the threadpool check
+const RTT_DNS_DELAY = 20 // ms: *.rtt.bench.test, cold lookups with a network-like round trip
 
 
 // ---------------------------------------------------------------------------------------------
@@ -85,16 +85,25 @@ function waitForDnsmasq() {
 const children = new Set()
 const TMP = process.env[INNER]
 
+// Children (dnsmasq's shell, the servers) also exit by themselves when their stdin closes, which
+// happens whenever this process ends, however it ends.
 function cleanup() {
   for (const child of children) {
     try {
-      child.kill('SIGTERM')
+      if (child.stdin) child.stdin.end()
+      else child.kill('SIGTERM')
     } catch {
       // already gone
     }
   }
 }
 process.on('exit', cleanup)
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    cleanup()
+    process.exit(1)
+  })
+}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const now = () => performance.now()
@@ -113,21 +122,32 @@ function startDnsmasq({ port, logFile, logQueries }) {
     // domain authoritative here, so AAAA queries get NODATA at once instead of REFUSED.
     '--address=/bench.test/127.0.0.1', '--local=/bench.test/',
     // ...except slow.bench.test, forwarded to slow-dns.js (answers after SLOW_DNS_DELAY ms).
-    `--server=/slow.bench.test/127.0.0.1#${SLOW_DNS_PORT}`, '--dns-forward-max=10000',
+    `--server=/slow.bench.test/127.0.0.1#${SLOW_DNS_PORT}`, `--server=/rtt.bench.test/127.0.0.1#${SLOW_DNS_PORT}`,
+    '--dns-forward-max=10000',
     `--log-facility=${logFile}`, '--pid-file=',
   ]
   if (logQueries) args.push('--log-queries')
-  const child = spawn(DNSMASQ, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  // dnsmasq runs under a small shell that kills it when our end of its stdin closes, so that it
+  // cannot outlive this process even if we are killed; the shell prints dnsmasq's pid first.
+  const script = '"$@" & pid=$!; echo $pid; cat >/dev/null; kill $pid'
+  const child = spawn('sh', ['-c', script, 'sh', DNSMASQ, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d) => {
     if (stderr.length < 10_000) stderr += d
   })
   children.add(child)
   child.on('exit', () => children.delete(child))
-  return { child, pid: child.pid, port, logFile, stderr: () => stderr }
+  const dm = { child, pid: null, port, logFile, stderr: () => stderr }
+  dm.started = new Promise((resolve, reject) => {
+    child.stdout.once('data', (d) => resolve((dm.pid = Number(String(d).trim()))))
+    child.on('exit', (code) => reject(new Error(`dnsmasq exited (${code}):\n${stderr}`)))
+  })
+  dm.stop = () => child.stdin.end()
+  return dm
 }
 
 async function waitReady(dm) {
+  await dm.started
   const r = new dns.promises.Resolver({ timeout: 200, tries: 1 })
   r.setServers([`127.0.0.1:${dm.port}`])
   for (let i = 0; i < 50; i++) {
@@ -233,11 +253,11 @@ function openLoad(op, tag, concurrency, zone) {
 }
 
 /** Cold lookups for `ms` with `concurrency` in flight, plus what they cost dnsmasq and us. */
-async function coldRun(dm, op, tag, ms, concurrency = 100) {
+async function coldRun(dm, op, tag, ms, concurrency = 100, zone = 'bench.test') {
   const q0 = await queryCount(dm)
   const d0 = cpuSeconds(dm.pid)
   const c0 = process.cpuUsage()
-  const load = openLoad(op, tag, concurrency)
+  const load = openLoad(op, tag, concurrency, zone)
   await sleep(ms)
   const { ops, errors, firstError, seconds } = await load.stop()
   const c1 = process.cpuUsage(c0)
@@ -295,9 +315,10 @@ async function inner() {
     resolve4: null,
     cacheable: cl.lookup,
   }
-  const hotSeq = await rounds(3, Object.keys(hotOps), (k) => awaitLoop(hotOps[k], ms(k === 'ipv4' || k === 'cacheable' ? 400 : 200)))
-  const hotPar = await rounds(3, Object.keys(hotOps), (k) => awaitLoop(hotOps[k], ms(k === 'ipv4' || k === 'cacheable' ? 400 : 200), 100, 16))
-  const hotCbR = await rounds(3, ['ipv4', 'dnsLookup', 'cacheable'], (k) => callbackLoop(hotCb[k], HOT, ms(k === 'dnsLookup' ? 200 : 400)))
+  const hotMs = (k) => ms(k === 'ipv4' || k === 'cacheable' ? 300 : 150)
+  const hotSeq = await rounds(5, Object.keys(hotOps), (k) => awaitLoop(hotOps[k], hotMs(k)))
+  const hotPar = await rounds(5, Object.keys(hotOps), (k) => awaitLoop(hotOps[k], hotMs(k), 100, 16))
+  const hotCbR = await rounds(5, ['ipv4', 'dnsLookup', 'cacheable'], (k) => callbackLoop(hotCb[k], HOT, hotMs(k)))
   results.rows.push(
     row('1a hot, sequential await (ops/s)', hotSeq, fmtRate, 'cacheable', '>= 2x cacheable', (r) => r >= 2),
     row('1b hot, 100 concurrent (ops/s)', hotPar, fmtRate, 'cacheable', '>= 2x cacheable', (r) => r >= 2),
@@ -321,9 +342,13 @@ async function inner() {
     ;(coldDetail[k] = coldDetail[k] || []).push(r)
     return r.rate
   })
+  // The same with a network-like round trip: dnsmasq forwards *.rtt.bench.test to slow-dns.js.
+  const coldRtt = await rounds(3, Object.keys(coldOps), async (k) => (await coldRun(dm, coldOps[k], `rtt-${k}-`, ms(800), 100, 'rtt.bench.test')).rate)
   results.rows.push(
     row('2a cold, 100 in flight (ops/s)', cold, fmtRate, 'resolve4', '>= 1x resolve4', (r) => r >= 1),
     row('2b   ... same, vs dns.lookup', cold, fmtRate, 'dnsLookup', '>= 3x dns.lookup', (r) => r >= 3),
+    row(`2c cold, 100 in flight, ${RTT_DNS_DELAY} ms DNS RTT (ops/s)`, coldRtt, fmtRate, 'resolve4', '>= 1x resolve4', (r) => r >= 1),
+    row('2d   ... same, vs dns.lookup', coldRtt, fmtRate, 'dnsLookup', '>= 3x dns.lookup', (r) => r >= 3),
   )
   const detail = (k) => {
     const d = coldDetail[k]
@@ -336,13 +361,15 @@ async function inner() {
   results.notes.push('2: every name new (n<seq>.bench.test); per implementation: DNS queries per lookup, CPU of the node ' +
     'process and of dnsmasq (100% = one core) during the run:')
   for (const k of Object.keys(coldOps)) results.notes.push(`     ${detail(k)}`)
+  results.notes.push(`   2c/2d: *.rtt.bench.test, forwarded by dnsmasq to bench/slow-dns.js, which answers after ${RTT_DNS_DELAY} ms ` +
+    `(100 in flight allow at most ${fmtRate(100000 / RTT_DNS_DELAY)}/s; dns.lookup is held to 2 getaddrinfo at a time by libuv).`)
   progress('cold lookups', started)
 
   // dnsmasq headroom: two independent c-ares clients in separate processes at once.
   const headroom = await dnsmasqHeadroom(dm, ms(1000))
   results.notes.push(`   dnsmasq headroom: 2 separate node processes running resolve4 (100 in flight each) together got ` +
     `${fmtRate(headroom.rate)} ops/s with dnsmasq at ${pct(headroom.dnsmasqCpu)} CPU ` +
-    `(vs ${fmtRate(median(cold.resolve4))} from one process): dnsmasq is ${headroom.rate > 1.3 * median(cold.resolve4) ? 'not' : 'possibly'} the limit.`)
+    `(vs ${fmtRate(median(cold.resolve4))} from one): ${headroom.dnsmasqCpu < 0.8 ? 'dnsmasq is not the bottleneck (below one core; the 2 node processes are)' : 'dnsmasq may be near its limit'}.`)
   progress('dnsmasq headroom', started)
 
   // 3. Connect through patchNet() ----------------------------------------------------------------
@@ -365,8 +392,21 @@ async function inner() {
   }
   await resolveIPv4(CONNECT_NAME)
   for (const k of Object.keys(connectOpts)) await withPatch(k, () => connectLoop(connectOpts[k], ms(100), 1))
-  const connSeq = await rounds(3, Object.keys(connectOpts), (k) => withPatch(k, () => connectLoop(connectOpts[k], ms(k === 'dnsLookup' ? 500 : 800), 1)))
-  const connPar = await rounds(3, Object.keys(connectOpts), (k) => withPatch(k, () => connectLoop(connectOpts[k], ms(k === 'dnsLookup' ? 500 : 800), 50)))
+  const cpuPerConn = {}
+  const measureConnect = async (k, concurrency) => {
+    const c0 = process.cpuUsage()
+    const t0 = now()
+    const rate = await withPatch(k, () => connectLoop(connectOpts[k], ms(k === 'dnsLookup' ? 300 : 500), concurrency))
+    const c = process.cpuUsage(c0)
+    const key = `${k}/${concurrency}`
+    ;(cpuPerConn[key] = cpuPerConn[key] || []).push((c.user + c.system) / (rate * ((now() - t0) / 1000)))
+    return rate
+  }
+  const connSeq = await rounds(5, Object.keys(connectOpts), (k) => measureConnect(k, 1))
+  const connPar = await rounds(5, Object.keys(connectOpts), (k) => measureConnect(k, 50))
+  const cpuNote = (c) => ['ipv4', 'byIp', 'byIpPatched', 'cacheable', 'dnsLookup']
+    .map((k) => `${{ ipv4: 'patchNet by name', byIp: 'by IP', byIpPatched: 'patchNet by IP', cacheable: 'cacheable', dnsLookup: 'dns.lookup' }[k]} ` +
+      `${median(cpuPerConn[`${k}/${c}`]).toFixed(1)}`).join(', ')
   results.rows.push(
     row('3a connect by name, sequential (conn/s)', connSeq, fmtRate, 'byIp', '>= 0.9x by IP', (r) => r >= 0.9),
     row('3b connect by name, 50 parallel (conn/s)', connPar, fmtRate, 'byIp', '>= 0.9x by IP', (r) => r >= 0.9),
@@ -374,7 +414,9 @@ async function inner() {
   results.notes.push(`3: net.connect() + destroy() on 'connect', to a server in a separate node process (its accept/close ` +
     'work stays off the measured event loop and CPU). ipv4-force = by name with patchNet(); dns.lookup = by name, ' +
     'unpatched; cacheable = by name with { lookup: cacheable.lookup }; reference = by IP, unpatched. ' +
-    `By IP with patchNet() active: ${fmtRate(median(connSeq.byIpPatched))} sequential, ${fmtRate(median(connPar.byIpPatched))} parallel.`)
+    `By IP with patchNet() active: ${fmtRate(median(connSeq.byIpPatched))} sequential, ${fmtRate(median(connPar.byIpPatched))} parallel.`,
+  `   client CPU µs per connection (less noisy than conn/s on a shared machine), sequential: ${cpuNote(1)}; ` +
+    `50 parallel: ${cpuNote(50)}.`)
   server.close()
   progress('connect', started)
 
@@ -409,17 +451,24 @@ async function inner() {
 
   // 5. Threadpool ----------------------------------------------------------------------------------
   const tp = await threadpoolCheck(resolveIPv4, resolver, ms)
+  const slowLabel = `${SLOW_DNS_DELAY} ms DNS`
   results.rows.push(
-    row('5a readFile p99, 1000 cold lookups in flight, instant DNS', tp.fast.p99, fmtMs, 'idle', '<= 1.5x idle', (r) => r <= 1.5, true),
-    row(`5b readFile p99, 1000 in flight, ${SLOW_DNS_DELAY} ms DNS (dns.lookup: 4)`, tp.slow.p99, fmtMs, 'idle', '<= 1.5x idle', (r) => r <= 1.5, true),
+    row('5a readFile p99, worker thread, 1000 in flight, instant DNS', tp.fast.worker.p99, fmtMs, 'idle', '<= 1.5x idle', (r) => r <= 1.5),
+    row(`5b readFile p99, worker thread, 1000 in flight, ${slowLabel}`, tp.slow.worker.p99, fmtMs, 'idle', '<= 1.5x idle', (r) => r <= 1.5),
+    row('5c readFile p99, main thread, 1000 in flight, instant DNS', tp.fast.main.p99, fmtMs, 'idle', '<= 1.5x idle', (r) => r <= 1.5),
+    row(`5d readFile p99, main thread, 1000 in flight, ${slowLabel}`, tp.slow.main.p99, fmtMs, 'idle', '<= 1.5x idle', (r) => r <= 1.5),
   )
-  const tpNote = (t) => `p50 idle ${fmtMs(t.p50.idle)}, ipv4-force ${fmtMs(t.p50.ipv4)}, dns.lookup ${fmtMs(t.p50.dnsLookup)}, ` +
-    `resolve4 ${fmtMs(t.p50.resolve4)}; lookups/s meanwhile: ipv4-force ${fmtRate(t.rate.ipv4)}, ` +
-    `dns.lookup ${fmtRate(t.rate.dnsLookup)}, resolve4 ${fmtRate(t.rate.resolve4)}`
-  results.notes.push(`5: fs.promises.readFile of a 1 KiB file, one at a time; libuv threadpool size ${process.env.UV_THREADPOOL_SIZE || 4}. ` +
-    'resolve4 (c-ares: no threadpool either) is the control for event-loop / CPU contention alone.',
-  `   5a (dnsmasq answers at once: 1000 in flight = as many lookups/s as the CPU allows): ${tpNote(tp.fast)}.`,
-  `   5b (*.slow.bench.test, forwarded by dnsmasq to a JS server that answers after ${SLOW_DNS_DELAY} ms): ${tpNote(tp.slow)}.`)
+  const p50s = (t) => `idle ${fmtMs(t.p50.idle)}, ipv4-force ${fmtMs(t.p50.ipv4)}, dns.lookup ${fmtMs(t.p50.dnsLookup)}, resolve4 ${fmtMs(t.p50.resolve4)}`
+  const rates = (t) => `ipv4-force ${fmtRate(t.rate.ipv4)}, dns.lookup ${fmtRate(t.rate.dnsLookup)}, resolve4 ${fmtRate(t.rate.resolve4)}`
+  results.notes.push(
+    '5: fs.promises.readFile of a 1 KiB file once per ms, timed, on the main thread and at the same time in a worker thread ' +
+      `(own event loop: it sees the libuv threadpool, size ${process.env.UV_THREADPOOL_SIZE || 4}, and CPU contention, not the ` +
+      'main thread\'s event-loop work). resolve4 (c-ares, no threadpool either) is the control for event-loop/CPU contention.',
+    `   instant DNS (dnsmasq answers at once: 1000 in flight = as many lookups/s as the CPU allows): lookups/s ${rates(tp.fast)}; ` +
+      `p50 worker ${p50s(tp.fast.worker)}; p50 main ${p50s(tp.fast.main)}.`,
+    `   ${slowLabel} (*.slow.bench.test, forwarded by dnsmasq to bench/slow-dns.js; dns.lookup with only 4 in flight: libuv ` +
+      `runs at most 2 getaddrinfo at once): lookups/s ${rates(tp.slow)}; p50 worker ${p50s(tp.slow.worker)}; p50 main ${p50s(tp.slow.main)}.`,
+  )
   progress('threadpool', started)
 
   // 6. Memory, size, load time ------------------------------------------------------------------------
@@ -490,7 +539,8 @@ async function startTcpServer() {
 }
 
 async function startSlowDns() {
-  const child = spawn(process.execPath, [path.join(__dirname, 'slow-dns.js'), String(SLOW_DNS_PORT), String(SLOW_DNS_DELAY)],
+  const child = spawn(process.execPath,
+    [path.join(__dirname, 'slow-dns.js'), String(SLOW_DNS_PORT), `slow=${SLOW_DNS_DELAY}`, `rtt=${RTT_DNS_DELAY}`],
     { stdio: ['pipe', 'pipe', 'inherit'] })
   children.add(child)
   await new Promise((resolve, reject) => {
@@ -543,23 +593,39 @@ async function dedupLogged(resolveIPv4) {
   await Promise.all(Array.from({ length: 1000 }, () => resolveIPv4(name, opts)))
   await sleep(200) // let dnsmasq flush its log
   const lines = fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(name) && /query\[/.test(l))
-  dm2.child.kill('SIGTERM')
+  dm2.stop()
   return { count: lines.length, lines: lines.map((l) => l.replace(/^.*?(query\[)/, '$1').trim()) }
 }
 
+// The readFile probe: one read of a 1 KiB file per millisecond (a steady, light load of its own),
+// timing each read. The same loop runs on the main thread and in a worker thread: the worker has
+// its own event loop, so its latencies show the libuv threadpool (shared by the process) and CPU
+// contention without the main thread's event-loop work. Self-contained: its source is sent to the worker.
+async function readFileProbe(file, ms) {
+  const fsp = require('node:fs/promises')
+  const lat = []
+  const end = performance.now() + ms
+  while (performance.now() < end) {
+    const t = performance.now()
+    await fsp.readFile(file)
+    lat.push(performance.now() - t)
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  return lat.sort((a, b) => a - b)
+}
+
 async function threadpoolCheck(resolveIPv4, resolver, ms) {
+  const { Worker } = require('node:worker_threads')
   const file = path.join(TMP, 'small.txt')
   fs.writeFileSync(file, 'x'.repeat(1024))
-  const sample = async (windowMs) => {
-    const lat = []
-    const end = now() + windowMs
-    while (now() < end) {
-      const t = now()
-      await fsp.readFile(file)
-      lat.push(now() - t)
-    }
-    return lat.sort((a, b) => a - b)
-  }
+  const probe = readFileProbe
+  const worker = new Worker(`const probe = ${readFileProbe.toString()}
+    const { parentPort } = require('node:worker_threads')
+    parentPort.on('message', async ({ file, ms }) => parentPort.postMessage(await probe(file, ms)))`, { eval: true })
+  const workerProbe = (windowMs) => new Promise((resolve) => {
+    worker.once('message', resolve)
+    worker.postMessage({ file, ms: windowMs })
+  })
   const ops = {
     idle: null,
     ipv4: (name) => resolveIPv4(name),
@@ -571,13 +637,13 @@ async function threadpoolCheck(resolveIPv4, resolver, ms) {
   // dns.lookup gets only 4 in flight there: libuv runs at most 2 getaddrinfo at once (its
   // "slow I/O" cap), the rest only queue, and 1000 queued 200 ms lookups would take minutes to drain.
   const phases = [
-    { phase: 'fast', zone: 'bench.test', concurrency: () => 1000, windowMs: ms(700) },
-    { phase: 'slow', zone: 'slow.bench.test', concurrency: (k) => (k === 'dnsLookup' ? 4 : 1000), windowMs: ms(900) },
+    { phase: 'fast', zone: 'bench.test', concurrency: () => 1000, windowMs: ms(800) },
+    { phase: 'slow', zone: 'slow.bench.test', concurrency: (k) => (k === 'dnsLookup' ? 4 : 1000), windowMs: ms(800) },
   ]
-  await sample(100)
+  await Promise.all([probe(file, 100), workerProbe(100)])
   const out = {}
   for (const { phase, zone, concurrency, windowMs } of phases) {
-    const lat = {}
+    const lat = { main: {}, worker: {} }
     const rate = {}
     for (let round = 0; round < 3; round++) {
       for (const [k, op] of Object.entries(ops)) {
@@ -588,22 +654,25 @@ async function threadpoolCheck(resolveIPv4, resolver, ms) {
         }
         const c0 = load ? load.count() : 0
         const t0 = now()
-        const l = await sample(windowMs)
+        const [m, w] = await Promise.all([probe(file, windowMs), workerProbe(windowMs)])
         if (load) {
           ;(rate[k] = rate[k] || []).push((load.count() - c0) / ((now() - t0) / 1000))
           const { errors, firstError } = await load.stop()
           if (errors) throw new Error(`threadpool check (${phase}, ${k}): ${errors} lookups failed: ${firstError.message}`)
         }
-        ;(lat[k] = lat[k] || []).push(l)
+        ;(lat.main[k] = lat.main[k] || []).push(m)
+        ;(lat.worker[k] = lat.worker[k] || []).push(w)
       }
     }
-    const q = (x) => Object.fromEntries(Object.entries(lat).map(([k, runs]) => [k, median(runs.map((l) => quantile(l, x)))]))
+    const q = (where, x) => Object.fromEntries(Object.entries(lat[where]).map(([k, runs]) => [k, median(runs.map((l) => quantile(l, x)))]))
+    const asRuns = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, [v]]))
     out[phase] = {
-      p99: Object.fromEntries(Object.entries(q(0.99)).map(([k, v]) => [k, [v]])),
-      p50: q(0.5),
+      main: { p99: asRuns(q('main', 0.99)), p50: q('main', 0.5) },
+      worker: { p99: asRuns(q('worker', 0.99)), p50: q('worker', 0.5) },
       rate: Object.fromEntries(Object.entries(rate).map(([k, v]) => [k, median(v)])),
     }
   }
+  await worker.terminate()
   return out
 }
 
@@ -657,7 +726,7 @@ function printHeader(clVersion) {
   console.log(`package : ipv4-force ${require(path.join(PKG, 'package.json')).version} @ ${head}; cacheable-lookup ${clVersion}`)
   console.log(`dns     : ${dmVersion} on 127.0.0.1:53 in a private netns (lo only); resolv.conf -> 127.0.0.1; ` +
     'every *.bench.test = A 127.0.0.1, TTL 300 s, AAAA NODATA')
-  console.log('figures : medians of 3 runs (interleaved); ops/s = completed lookups per second\n')
+  console.log('figures : medians of 5 (hot, connect) or 3 (others) interleaved runs; ops/s = completed lookups per second\n')
 }
 
 function printTable({ rows, notes }) {

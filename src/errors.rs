@@ -104,11 +104,11 @@ impl fmt::Display for LookupError {
     }
 }
 
-/// The sentence a person reads when a host has no IPv4 address at all.
+/// What a person reads when a host has no IPv4 address at all (after "queryA ENODATA <host>: ").
 pub fn ipv6_only_advice(hostname: &str, ipv6_seen: Option<Ipv6Addr>) -> String {
     let seen = match ipv6_seen {
-        Some(ip) => format!("it resolves only to IPv6 ({ip})"),
-        None => "it has no IPv4 (A) record".to_string(),
+        Some(ip) => format!("the name resolves only to IPv6 ({ip})"),
+        None => "the name has no A record".to_string(),
     };
     let endpoint = match supabase_project_ref(hostname) {
         Some(project) => format!(
@@ -117,12 +117,12 @@ pub fn ipv6_only_advice(hostname: &str, ipv6_seen: Option<Ipv6Addr>) -> String {
              (port 6543 for transaction mode; the exact host is under Connect in the Supabase dashboard), \
              or enable Supabase's IPv4 add-on"
         ),
-        None => "Use an IPv4 endpoint for this service (for a Supabase database, the session pooler \
+        None => "Use an IPv4 endpoint of this service (for a Supabase database, the session pooler \
                  aws-0-[REGION].pooler.supabase.com)"
             .to_string(),
     };
     format!(
-        "{hostname} has no IPv4 address: {seen}, and this process is forcing IPv4 because the \
+        "no IPv4 address: {seen}, and ipv4-force is connecting over IPv4 only because this \
          network cannot reach IPv6. {endpoint}, or run on a network with working IPv6."
     )
 }
