@@ -18,8 +18,6 @@ export declare class NativeResolver {
   answerNow(hostname: string): JsOutcome | null
   /** Resolves to the IPv4 addresses, or to a failure (never rejects, so codes survive). */
   lookup(hostname: string): Promise<JsOutcome>
-  /** The name's AAAA records through the same configuration (diagnostics; not cached). */
-  lookupIpv6(hostname: string): Promise<JsOutcome>
   clearCache(): void
 }
 
@@ -71,6 +69,12 @@ export interface DiagnoseTcp4 {
   ms?: number
   error?: string
   message: string
+}
+
+/** A successful lookup: the addresses, and how long the JS layer may reuse them. */
+export interface LookupAnswer {
+  addresses: Array<string>
+  ttlMs: number
 }
 
 /** A failed lookup, turned into an Error by the JS layer. */

@@ -44,6 +44,67 @@ function lookupError({ code, message, hostname, syscall }) {
 // Resolvers: one native resolver per distinct configuration (the cache lives behind it, in Rust,
 // shared by every caller and worker thread in the process).
 
+// Hot answers are also kept in this thread, so a repeated lookup costs a Map read instead of a
+// call into Rust. An entry lives at most FRONT_MAX_AGE_MS (and never past its TTL), so an answer
+// refreshed in Rust, or cleared by another thread's clearCache(), is seen within a second.
+const FRONT_MAX_AGE_MS = 1000
+const FRONT_MAX_ENTRIES = 2048
+
+class Resolver {
+  constructor(native) {
+    this.native = native
+    this.front = new Map()
+  }
+
+  /** The outcome when it needs no query — `{addresses}` or a failure — else null. */
+  answerNow(hostname) {
+    const hit = this.front.get(hostname)
+    if (hit !== undefined) {
+      if (hit.expires > Date.now()) return hit
+      this.front.delete(hostname)
+    }
+    let outcome
+    try {
+      outcome = this.native.answerNow(hostname)
+    } catch (err) {
+      // A Rust panic, caught at the FFI boundary, arrives as a thrown Error.
+      return {
+        code: 'EINTERNAL',
+        message: `queryA EINTERNAL ${hostname}: internal error in ipv4-force, please report it: ${err.message}`,
+        hostname,
+        syscall: 'queryA',
+      }
+    }
+    if (outcome !== null) this.remember(hostname, outcome)
+    return outcome
+  }
+
+  /** Resolves to an outcome; never rejects (failures are outcomes, so their codes survive). */
+  lookup(hostname) {
+    return this.native.lookup(hostname).then((outcome) => {
+      this.remember(hostname, outcome)
+      return outcome
+    })
+  }
+
+  remember(hostname, outcome) {
+    if (!isAnswer(outcome) || !(outcome.ttlMs > 0)) return
+    if (this.front.size >= FRONT_MAX_ENTRIES) this.front.clear()
+    outcome.expires = Date.now() + Math.min(outcome.ttlMs, FRONT_MAX_AGE_MS)
+    this.front.set(hostname, outcome)
+  }
+
+  clearCache() {
+    this.front.clear()
+    this.native.clearCache()
+  }
+}
+
+function isAnswer(outcome) {
+  return outcome.addresses !== undefined
+}
+
+// One resolver per distinct configuration; the shared cache lives behind it, in Rust.
 const resolvers = new Map()
 let systemResolver = null
 // Callers that pass the same options object on every call skip re-reading it: an options object
@@ -65,7 +126,7 @@ function resolverFor(options) {
   let resolver = resolvers.get(key)
   if (!resolver) {
     try {
-      resolver = new NativeResolver(picked)
+      resolver = new Resolver(new NativeResolver(picked))
     } catch (e) {
       throw invalidArgValue('nameservers', e.message)
     }
@@ -100,26 +161,12 @@ function checkResolverOptions(o) {
 // resolveIPv4 and lookup
 
 function settle(outcome) {
-  return Array.isArray(outcome) ? outcome : Promise.reject(lookupError(outcome))
-}
-
-// The synchronous half of a lookup (cache, literals). A Rust panic arrives here as a thrown Error.
-function answerNow(resolver, hostname) {
-  try {
-    return resolver.answerNow(hostname)
-  } catch (err) {
-    return {
-      code: 'EINTERNAL',
-      message: `queryA EINTERNAL ${hostname}: internal error in ipv4-force, please report it: ${err.message}`,
-      hostname,
-      syscall: 'queryA',
-    }
-  }
+  return isAnswer(outcome) ? outcome.addresses.slice() : Promise.reject(lookupError(outcome))
 }
 
 function resolveWith(resolver, hostname) {
-  const now = answerNow(resolver, hostname)
-  if (now !== null) return Array.isArray(now) ? Promise.resolve(now) : Promise.reject(lookupError(now))
+  const now = resolver.answerNow(hostname)
+  if (now !== null) return isAnswer(now) ? Promise.resolve(now.addresses.slice()) : Promise.reject(lookupError(now))
   return resolver.lookup(hostname).then(settle)
 }
 
@@ -139,21 +186,21 @@ function resolveIPv4(hostname, options) {
 
 // Answers a dns.lookup-style callback from an outcome, always asynchronously (as dns.lookup does).
 function answer(outcome, all, callback) {
-  if (!Array.isArray(outcome)) {
+  if (!isAnswer(outcome)) {
     process.nextTick(callback, lookupError(outcome))
   } else if (all) {
-    process.nextTick(callback, null, outcome.map((address) => ({ address, family: 4 })))
+    process.nextTick(callback, null, outcome.addresses.map((address) => ({ address, family: 4 })))
   } else {
-    process.nextTick(callback, null, outcome[0], 4)
+    process.nextTick(callback, null, outcome.addresses[0], 4)
   }
 }
 
 function lookupWith(resolver, hostname, all, callback) {
-  const now = answerNow(resolver, hostname)
+  const now = resolver.answerNow(hostname)
   if (now !== null) return answer(now, all, callback)
   resolver.lookup(hostname).then(
     (outcome) => answer(outcome, all, callback),
-    // lookup() never rejects by design; this is a last guard so a callback is always called.
+    // Resolver#lookup never rejects by design; this is a last guard so a callback is always called.
     (err) => process.nextTick(callback, err),
   )
 }
@@ -231,20 +278,24 @@ function patchConfig(options) {
 }
 
 function makeForcedLookup(resolver) {
-  return function ipv4ForceLookup(hostname, dnsOptions, callback) {
+  const forcedLookup = function ipv4ForceLookup(hostname, dnsOptions, callback) {
     if (typeof dnsOptions === 'function') {
       callback = dnsOptions
       dnsOptions = {}
     }
-    const all = Boolean(dnsOptions && dnsOptions.all)
-    lookupWith(resolver, hostname, all, (err, address) => {
-      if (err) {
-        debug('%s -> %s', hostname, err.code)
-        return callback(err)
-      }
-      debug('%s -> %s', hostname, all ? address.map((a) => a.address).join(',') : address)
-      if (all) callback(null, address)
-      else callback(null, address, 4)
+    lookupWith(resolver, hostname, Boolean(dnsOptions && dnsOptions.all), callback)
+  }
+  if (!debug.enabled) return forcedLookup
+  // NODE_DEBUG=ipv4-force: one line per forced connect, `host -> address`, nothing else.
+  return function ipv4ForceLookupLogged(hostname, dnsOptions, callback) {
+    if (typeof dnsOptions === 'function') {
+      callback = dnsOptions
+      dnsOptions = {}
+    }
+    forcedLookup(hostname, dnsOptions, (err, address, family) => {
+      if (err) debug('%s -> %s', hostname, err.code)
+      else debug('%s -> %s', hostname, Array.isArray(address) ? address.map((a) => a.address).join(',') : address)
+      callback(err, address, family)
     })
   }
 }
@@ -288,12 +339,13 @@ function ipv6LiteralLookup(literal) {
 // ::ffff:a.b.c.d (any spelling) → a.b.c.d; other addresses → null. Decided in Rust.
 function mappedIPv4(literal) {
   const outcome = resolverFor().answerNow(literal)
-  return Array.isArray(outcome) ? outcome[0] : null
+  return outcome !== null && isAnswer(outcome) ? outcome.addresses[0] : null
 }
 
 /** The arguments to pass on: the originals when nothing changes, else a normalized copy. */
 function rewriteConnectArgs(args, config) {
-  const normalized = Array.isArray(args[0]) && args[0][kNormalizedArgs] ? args[0] : net._normalizeArgs(args)
+  const fromNode = Array.isArray(args[0]) && args[0][kNormalizedArgs] === true
+  const normalized = fromNode ? args[0] : net._normalizeArgs(args)
   const options = normalized[0]
   if (options === null || typeof options !== 'object' || options.path) return args // IPC: untouched
   const host = options.host || 'localhost' // Node's own default
@@ -311,6 +363,12 @@ function rewriteConnectArgs(args, config) {
     if (!config.isForced(host)) return args
     const callerLookup = typeof options.lookup === 'function' ? options.lookup : null
     change = { lookup: callerLookup ? wrapCallerLookup(callerLookup) : config.forcedLookup }
+  }
+  // Positional arguments were turned into a fresh options object just above: ours to change.
+  // Otherwise the object is the caller's (tls.connect keeps using its own): change a copy.
+  if (!fromNode && (typeof args[0] !== 'object' || args[0] === null)) {
+    Object.assign(options, change)
+    return [normalized]
   }
   const copy = [{ ...options, ...change }, normalized[1]]
   copy[kNormalizedArgs] = true

@@ -174,6 +174,21 @@ describe('load and threads', () => {
     expect(await Promise.all(workers.map((w) => w.terminate()))).toEqual(Array(8).fill(1))
   })
 
+  test('the cache is shared with worker threads: an answer a worker got needs no new query here', async () => {
+    const opts = { ...options, attempts: 3 } // a resolver configuration no other test uses
+    dns.resetCounts()
+    const worker = new Worker(`
+      const { parentPort, workerData } = require('node:worker_threads')
+      require(workerData.pkg).resolveIPv4('n42.load.test', workerData.opts).then((a) => parentPort.postMessage(a))`, {
+      eval: true,
+      workerData: { pkg: PACKAGE, opts },
+    })
+    expect(await new Promise((resolve) => worker.once('message', resolve))).toEqual(['10.0.42.7'])
+    await worker.terminate()
+    expect(await resolveIPv4('n42.load.test', opts)).toEqual(['10.0.42.7'])
+    expect(dns.countQueries('n42.load.test', 'A')).toBe(1)
+  })
+
   test('terminating workers in the middle of lookups does not crash the process', async () => {
     const source = `
       const { parentPort, workerData } = require('node:worker_threads')

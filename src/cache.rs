@@ -25,9 +25,14 @@ impl<V: Clone> TtlCache<V> {
 
     /// The value for `key` if it has not expired.
     pub fn get(&self, key: &str) -> Option<V> {
+        self.get_with_expiry(key).map(|(value, _)| value)
+    }
+
+    /// The value for `key` and when it expires, if it has not expired.
+    pub fn get_with_expiry(&self, key: &str) -> Option<(V, Instant)> {
         let entries = lock(&self.entries);
         match entries.get(key) {
-            Some((value, expires)) if *expires > Instant::now() => Some(value.clone()),
+            Some((value, expires)) if *expires > Instant::now() => Some((value.clone(), *expires)),
             _ => None,
         }
     }

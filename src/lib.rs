@@ -10,7 +10,7 @@ pub mod service;
 pub mod target;
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use napi::bindgen_prelude::Either;
 use napi::{Error, Status};
@@ -35,6 +35,13 @@ pub struct NativeResolverOptions {
     pub error_ttl: Option<f64>,
 }
 
+/// A successful lookup: the addresses, and how long the JS layer may reuse them.
+#[napi(object)]
+pub struct LookupAnswer {
+    pub addresses: Vec<String>,
+    pub ttl_ms: f64,
+}
+
 /// A failed lookup, turned into an Error by the JS layer.
 #[napi(object)]
 pub struct LookupFailure {
@@ -44,7 +51,7 @@ pub struct LookupFailure {
     pub syscall: String,
 }
 
-type JsOutcome = Either<Vec<String>, LookupFailure>;
+type JsOutcome = Either<LookupAnswer, LookupFailure>;
 
 #[napi]
 pub struct NativeResolver {
@@ -67,7 +74,9 @@ impl NativeResolver {
     #[napi(catch_unwind)]
     pub fn answer_now(&self, hostname: String) -> Option<JsOutcome> {
         panic_if_test_hook("answer_now", &hostname);
-        self.service.answer_now(&hostname).map(to_js)
+        self.service
+            .answer_now(&hostname)
+            .map(|(outcome, fresh_until)| to_js(outcome, fresh_until))
     }
 
     /// Resolves to the IPv4 addresses, or to a failure (never rejects, so codes survive).
@@ -81,24 +90,7 @@ impl NativeResolver {
             service.lookup(&task_hostname).await
         });
         match task.await {
-            Ok(outcome) => to_js(outcome),
-            Err(join_error) => to_js(Err(Arc::new(internal_error(
-                &hostname,
-                &join_error.to_string(),
-            )))),
-        }
-    }
-
-    /// The name's AAAA records through the same configuration (diagnostics; not cached).
-    #[napi]
-    pub async fn lookup_ipv6(&self, hostname: String) -> JsOutcome {
-        let service = self.service.clone();
-        let task_hostname = hostname.clone();
-        let task =
-            tokio::spawn(async move { service.resolver().resolve_ipv6(&task_hostname).await });
-        match task.await {
-            Ok(Ok(addresses)) => Either::A(addresses.iter().map(|a| a.to_string()).collect()),
-            Ok(Err(err)) => Either::B(failure(&err)),
+            Ok((outcome, fresh_until)) => to_js(outcome, fresh_until),
             Err(join_error) => {
                 Either::B(failure(&internal_error(&hostname, &join_error.to_string())))
             }
@@ -150,9 +142,15 @@ fn seconds(value: Option<f64>, name: &str) -> Result<Option<Duration>, String> {
     }
 }
 
-fn to_js(outcome: Outcome) -> JsOutcome {
+fn to_js(outcome: Outcome, fresh_until: Instant) -> JsOutcome {
     match outcome {
-        Ok(answer) => Either::A(answer.addresses.clone()),
+        Ok(answer) => Either::A(LookupAnswer {
+            addresses: answer.addresses.clone(),
+            ttl_ms: fresh_until
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64()
+                * 1000.0,
+        }),
         Err(err) => Either::B(failure(&err)),
     }
 }

@@ -11,6 +11,8 @@ use crate::hostname::{parse_host, Host};
 use crate::resolver::{Ipv4Resolver, ResolverSettings};
 
 const CACHE_CAPACITY: usize = 10_000;
+/// An IP literal's "answer" never changes.
+const LITERAL_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// A lookup's result, formatted once and shared by every cache hit.
 pub type Outcome = Result<Arc<Answer>, Arc<LookupError>>;
@@ -70,42 +72,58 @@ impl LookupService {
         &self.resolver
     }
 
-    /// The outcome if it is known without a query: cached, an IP literal, or a malformed name.
-    pub fn answer_now(&self, input: &str) -> Option<Outcome> {
-        if let Some(outcome) = self.cache.get(input) {
-            return Some(outcome);
+    /// The outcome if it is known without a query (cached, or an IP literal), and until when it
+    /// may be reused.
+    pub fn answer_now(&self, input: &str) -> Option<(Outcome, Instant)> {
+        if let Some(hit) = self.cache.get_with_expiry(input) {
+            return Some(hit);
         }
         match parse_host(input) {
-            Ok(Host::Name(_)) => None,
-            Ok(Host::Ipv4(ip) | Host::MappedIpv4(ip)) => Some(Ok(Arc::new(Answer {
-                addresses: vec![ip.to_string()],
-                valid_until: Instant::now(),
-            }))),
-            // Let the resolver build the error, so its wording lives in one place.
+            Ok(Host::Ipv4(ip) | Host::MappedIpv4(ip)) => {
+                let forever = Instant::now() + LITERAL_TTL;
+                let answer = Answer {
+                    addresses: vec![ip.to_string()],
+                    valid_until: forever,
+                };
+                Some((Ok(Arc::new(answer)), forever))
+            }
+            // Names need a query; malformed input gets its error from the resolver, so the
+            // wording lives in one place.
             _ => None,
         }
     }
 
     /// Resolves `input`, sharing the query with concurrent callers and caching the outcome.
-    pub async fn lookup(&self, input: &str) -> Outcome {
-        let ttl = |outcome: &Outcome| match outcome {
+    /// Also returns until when the outcome may be reused.
+    pub async fn lookup(&self, input: &str) -> (Outcome, Instant) {
+        let outcome = self
+            .cache
+            .get_or_compute(
+                input,
+                |o| self.ttl(o),
+                || async {
+                    match self.resolver.resolve(input).await {
+                        Ok(resolved) => Ok(Arc::new(Answer {
+                            addresses: resolved.addresses.iter().map(|a| a.to_string()).collect(),
+                            valid_until: resolved.valid_until,
+                        })),
+                        Err(err) => Err(Arc::new(err)),
+                    }
+                },
+            )
+            .await;
+        let fresh_until = Instant::now() + self.ttl(&outcome);
+        (outcome, fresh_until)
+    }
+
+    fn ttl(&self, outcome: &Outcome) -> Duration {
+        match outcome {
             Ok(answer) => answer
                 .valid_until
                 .saturating_duration_since(Instant::now())
                 .min(self.cache_settings.max_ttl),
             Err(_) => self.cache_settings.error_ttl,
-        };
-        self.cache
-            .get_or_compute(input, ttl, || async {
-                match self.resolver.resolve(input).await {
-                    Ok(resolved) => Ok(Arc::new(Answer {
-                        addresses: resolved.addresses.iter().map(|a| a.to_string()).collect(),
-                        valid_until: resolved.valid_until,
-                    })),
-                    Err(err) => Err(Arc::new(err)),
-                }
-            })
-            .await
+        }
     }
 
     pub fn clear_cache(&self) {
@@ -121,8 +139,8 @@ mod tests {
     #[test]
     fn literals_are_answered_without_a_query() {
         let service = LookupService::new(ResolverSettings::default(), CacheSettings::default());
-        let answer = service.answer_now("10.0.0.1").unwrap().unwrap();
-        assert_eq!(answer.addresses, vec!["10.0.0.1"]);
+        let (outcome, _) = service.answer_now("10.0.0.1").unwrap();
+        assert_eq!(outcome.unwrap().addresses, vec!["10.0.0.1"]);
         assert!(service.answer_now("example.test").is_none());
     }
 
@@ -133,9 +151,10 @@ mod tests {
             error_ttl: Duration::from_millis(40),
         };
         let service = LookupService::new(ResolverSettings::default(), cache_settings);
-        let err = service.lookup("::1").await.unwrap_err();
-        assert_eq!(err.code, ErrorCode::AfNoSupport);
-        assert!(service.answer_now("::1").is_some_and(|o| o.is_err()));
+        let (outcome, fresh_until) = service.lookup("::1").await;
+        assert_eq!(outcome.unwrap_err().code, ErrorCode::AfNoSupport);
+        assert!(fresh_until <= Instant::now() + Duration::from_millis(40));
+        assert!(service.answer_now("::1").is_some_and(|(o, _)| o.is_err()));
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(service.answer_now("::1").is_none());
     }
