@@ -278,25 +278,23 @@ function patchConfig(options) {
 }
 
 function makeForcedLookup(resolver) {
-  const forcedLookup = function ipv4ForceLookup(hostname, dnsOptions, callback) {
+  const logged = debug.enabled // NODE_DEBUG is read once, at start-up
+  return function ipv4ForceLookup(hostname, dnsOptions, callback) {
     if (typeof dnsOptions === 'function') {
       callback = dnsOptions
       dnsOptions = {}
     }
-    lookupWith(resolver, hostname, Boolean(dnsOptions && dnsOptions.all), callback)
+    const all = Boolean(dnsOptions && dnsOptions.all)
+    lookupWith(resolver, hostname, all, logged ? withDebugLine(hostname, callback) : callback)
   }
-  if (!debug.enabled) return forcedLookup
-  // NODE_DEBUG=ipv4-force: one line per forced connect, `host -> address`, nothing else.
-  return function ipv4ForceLookupLogged(hostname, dnsOptions, callback) {
-    if (typeof dnsOptions === 'function') {
-      callback = dnsOptions
-      dnsOptions = {}
-    }
-    forcedLookup(hostname, dnsOptions, (err, address, family) => {
-      if (err) debug('%s -> %s', hostname, err.code)
-      else debug('%s -> %s', hostname, Array.isArray(address) ? address.map((a) => a.address).join(',') : address)
-      callback(err, address, family)
-    })
+}
+
+// NODE_DEBUG=ipv4-force: one line per forced connect, `host -> address`, nothing else.
+function withDebugLine(hostname, callback) {
+  return (err, address, family) => {
+    if (err) debug('%s -> %s', hostname, err.code)
+    else debug('%s -> %s', hostname, Array.isArray(address) ? address.map((a) => a.address).join(',') : address)
+    callback(err, address, family)
   }
 }
 
@@ -316,9 +314,9 @@ function wrapCallerLookup(callerLookup) {
           message: `lookup ENODATA ${hostname}: the connection's own lookup function returned no IPv4 address, and ipv4-force only connects over IPv4`,
         }))
       }
-      debug('%s -> %s', hostname, list[0].address)
-      if (all) callback(null, list.map((a) => ({ address: a.address, family: 4 })))
-      else callback(null, list[0].address, 4)
+      const reply = debug.enabled ? withDebugLine(hostname, callback) : callback
+      if (all) reply(null, list.map((a) => ({ address: a.address, family: 4 })))
+      else reply(null, list[0].address, 4)
     })
   }
 }
@@ -342,7 +340,7 @@ function mappedIPv4(literal) {
   return outcome !== null && isAnswer(outcome) ? outcome.addresses[0] : null
 }
 
-/** The arguments to pass on: the originals when nothing changes, else a normalized copy. */
+/** The arguments to pass on: the originals when nothing changes, else normalized ones with the change. */
 function rewriteConnectArgs(args, config) {
   const fromNode = Array.isArray(args[0]) && args[0][kNormalizedArgs] === true
   const normalized = fromNode ? args[0] : net._normalizeArgs(args)
