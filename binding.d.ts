@@ -9,6 +9,14 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class CompletionQueue {
+  constructor()
+  /** Starts a lookup; `wait()` hands its outcome back under `id`. */
+  start(resolver: NativeResolver, id: number, hostname: string): void
+  /** Resolves with every lookup finished since the last call (waiting up to 50 ms for one). */
+  wait(): Promise<unknown>
+}
+
 export declare class NativeResolver {
   constructor(options?: NativeResolverOptions | undefined | null)
   /**
@@ -19,6 +27,12 @@ export declare class NativeResolver {
   /** Resolves to the IPv4 addresses, or to a failure (never rejects, so codes survive). */
   lookup(hostname: string): Promise<JsOutcome>
   clearCache(): void
+}
+
+/** One finished lookup: its id, and the answer or the failure. */
+export interface CompletedLookup {
+  id: number
+  outcome: JsOutcome
 }
 
 /** Checks `target` (host, host:port or URL); never rejects: usage problems come back as a failure. */

@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.CompletionQueue = nativeBinding.CompletionQueue
 module.exports.NativeResolver = nativeBinding.NativeResolver
 module.exports.diagnose = nativeBinding.diagnose
 module.exports.redactTarget = nativeBinding.redactTarget

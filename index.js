@@ -5,7 +5,8 @@
 
 const net = require('node:net')
 const { debuglog } = require('node:util')
-const { NativeResolver } = require('./native.js')
+const { isMainThread } = require('node:worker_threads')
+const { NativeResolver, CompletionQueue } = require('./native.js')
 
 const debug = debuglog('ipv4-force')
 
@@ -81,7 +82,8 @@ class Resolver {
 
   /** Resolves to an outcome; never rejects (failures are outcomes, so their codes survive). */
   lookup(hostname) {
-    return this.native.lookup(hostname).then((outcome) => {
+    const pending = isMainThread ? this.native.lookup(hostname) : workerCompletions().lookup(this.native, hostname)
+    return pending.then((outcome) => {
       this.remember(hostname, outcome)
       return outcome
     })
@@ -98,6 +100,48 @@ class Resolver {
     this.front.clear()
     this.native.clearCache()
   }
+}
+
+// In worker threads, lookups settle through a CompletionQueue (one libuv work item collecting
+// every finished lookup) instead of a threadsafe function per call: with Node < 24.14, a
+// threadsafe function pending when a worker is terminated can corrupt memory (nodejs/node#58484).
+class WorkerCompletions {
+  constructor() {
+    this.queue = new CompletionQueue()
+    this.pending = new Map()
+    this.nextId = 0
+    this.waiting = false
+  }
+
+  lookup(native, hostname) {
+    const id = (this.nextId = (this.nextId + 1) >>> 0)
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve)
+      this.queue.start(native, id, hostname)
+      this.collect()
+    })
+  }
+
+  // Keeps one wait outstanding while lookups are pending, none otherwise (so the thread can exit).
+  collect() {
+    if (this.waiting || this.pending.size === 0) return
+    this.waiting = true
+    this.queue.wait().then((finished) => {
+      this.waiting = false
+      for (const { id, outcome } of finished) {
+        const resolve = this.pending.get(id)
+        this.pending.delete(id)
+        resolve(outcome)
+      }
+      this.collect()
+    })
+  }
+}
+
+let completions = null
+function workerCompletions() {
+  if (completions === null) completions = new WorkerCompletions()
+  return completions
 }
 
 function isAnswer(outcome) {

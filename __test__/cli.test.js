@@ -8,10 +8,10 @@
 
 const fs = require('node:fs')
 const net = require('node:net')
-const os = require('node:os')
 const path = require('node:path')
-const { execFile, spawn, spawnSync } = require('node:child_process')
+const { execFile } = require('node:child_process')
 const { startDnsServer, freePort } = require('./helpers/dns-server')
+const { namespaceGate, runInNamespace } = require('./helpers/netns')
 
 const REPO = path.resolve(__dirname, '..')
 const CLI = path.join(REPO, 'cli.js')
@@ -304,67 +304,33 @@ describe('diagnose() from code', () => {
 // ---------------------------------------------------------------------------------------------
 // With the system configuration, in a private network namespace
 
-const NETNS_FIXTURE = path.join('__test__', 'fixtures', 'cli', 'netns-check.js')
+const NETNS_FIXTURE = path.join(__dirname, 'fixtures', 'cli', 'netns-check.js')
 const UNSHARE_FLAGS = ['--mount', '--net']
 
-function netnsUnavailable() {
-  if (process.platform !== 'linux') return `needs Linux network namespaces (this is ${process.platform})`
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-    return 'needs root (unshare --mount --net, and bind mounts over /etc/resolv.conf and /etc/nsswitch.conf)'
-  }
-  const probe = spawnSync('unshare', [...UNSHARE_FLAGS, 'sh', '-c', 'ip link set lo up'], { timeout: 10_000, encoding: 'utf8' })
-  if (probe.error) return `cannot run unshare: ${probe.error.message}`
-  if (probe.status !== 0) return `unshare ${UNSHARE_FLAGS.join(' ')} failed: ${probe.stderr.trim()}`
-  return null
-}
-
-const netnsSkip = netnsUnavailable()
-const netnsMustRun = process.env.CI === 'true'
-if (netnsSkip !== null && !netnsMustRun) {
-  console.warn(`SKIPPED the network-namespace tests of __test__/cli.test.js: ${netnsSkip}. Set CI=true to make this a failure.`)
-}
-const nsTest = netnsSkip === null || netnsMustRun ? test : test.skip
+const netns = namespaceGate('the network-namespace tests of __test__/cli.test.js', { flags: UNSHARE_FLAGS })
+const nsTest = netns.test
 
 describe('in a private network namespace, with the system resolver configuration', () => {
-  let tmp = null
   let result = null
 
   beforeAll(async () => {
-    if (netnsSkip !== null && !netnsMustRun) return
-    if (netnsSkip !== null) throw new Error(`CI=true and the namespace tests cannot run: ${netnsSkip}`)
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ipv4-force-cli-'))
-    fs.writeFileSync(path.join(tmp, 'resolv.conf'), 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n')
-    // getaddrinfo (the library's fallback) must not reach a resolver daemon outside the namespace.
-    fs.writeFileSync(path.join(tmp, 'nsswitch.conf'), 'hosts: files dns\n')
-    const setup = [
-      'set -e',
-      'ip link set lo up',
-      `mount --bind "${tmp}/resolv.conf" /etc/resolv.conf`,
-      `mount --bind "${tmp}/nsswitch.conf" /etc/nsswitch.conf`,
-      `exec "${process.execPath}" ${NETNS_FIXTURE}`,
-    ].join('; ')
-    result = await new Promise((resolve, reject) => {
-      const child = spawn('unshare', [...UNSHARE_FLAGS, 'sh', '-c', setup], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (c) => { stdout += c })
-      child.stderr.on('data', (c) => { stderr += c })
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-      child.on('error', reject)
-      child.on('close', (code, signal) => {
-        clearTimeout(timer)
-        try {
-          resolve(JSON.parse(stdout.trim().split('\n').pop()))
-        } catch {
-          reject(new Error(`netns-check.js printed no result (${signal || `exit ${code}`}): ${stdout}\n${stderr}`))
-        }
-      })
+    if (!netns.ready()) return
+    const ns = await runInNamespace({
+      script: NETNS_FIXTURE,
+      flags: UNSHARE_FLAGS,
+      etc: {
+        'resolv.conf': 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n',
+        // getaddrinfo (the library's fallback) must not reach a resolver daemon outside the namespace.
+        'nsswitch.conf': 'hosts: files dns\n',
+      },
+      timeout: 60_000,
     })
+    try {
+      result = JSON.parse(ns.stdout.trim().split('\n').pop())
+    } catch {
+      throw new Error(`netns-check.js printed no result (${ns.signal || `exit ${ns.code}`}): ${ns.stdout}\n${ns.stderr}`)
+    }
   }, 70_000)
-
-  afterAll(() => {
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
-  })
 
   const runOf = (...args) => {
     const r = result.runs.find((x) => x.args.join(' ') === args.join(' '))

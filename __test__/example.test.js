@@ -11,24 +11,15 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawn } = require('node:child_process')
+const { namespaceGate } = require('./helpers/netns')
 
 const REPO = path.resolve(__dirname, '..')
 const RUN = path.join(__dirname, 'fixtures', 'example', 'run.js')
 const RUN_TIMEOUT_MS = 50_000
+const UNSHARE_FLAGS = ['-m', '-n']
 
-// Why this machine cannot run the test, or null.
-function missingPrerequisite() {
-  if (process.platform !== 'linux') return `not Linux (${process.platform})`
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'not running as root'
-  for (const cmd of ['unshare', 'ip', 'redis-server']) {
-    const found = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' })
-    if (found.status !== 0) return `${cmd} is not installed`
-  }
-  const probe = spawnSync('unshare', ['-m', '-n', 'true'], { encoding: 'utf8', timeout: 10_000 })
-  if (probe.status !== 0) return `unshare -m -n fails: ${(probe.stderr || probe.error || '').toString().trim()}`
-  return null
-}
+const gate = namespaceGate('__test__/example.test.js', { flags: UNSHARE_FLAGS, commands: ['redis-server'] })
 
 // Ends processes run.js started and left behind (it was killed), after checking each is still ours.
 function killLeftovers(tmp) {
@@ -72,7 +63,7 @@ function runInNamespace(tmp) {
   const env = { ...process.env, NS_TMP: tmp }
   delete env.NODE_OPTIONS
   return new Promise((resolve) => {
-    const child = spawn('unshare', ['-m', '-n', 'sh', '-c', script, 'sh', resolvConf, hosts, process.execPath, RUN], {
+    const child = spawn('unshare', [...UNSHARE_FLAGS, 'sh', '-c', script, 'sh', resolvConf, hosts, process.execPath, RUN], {
       cwd: REPO,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -108,13 +99,8 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true })
 })
 
-test('the example app reaches dual-stack PostgreSQL and Redis over IPv4 where IPv6 is unreachable', async () => {
-  const missing = missingPrerequisite()
-  if (missing) {
-    if (process.env.CI === 'true') throw new Error(`example.test cannot run: ${missing} (required when CI=true)`)
-    console.warn(`example.test: SKIPPED: ${missing}. Run as root with unshare, ip and redis-server to check the example app.`)
-    return
-  }
+gate.test('the example app reaches dual-stack PostgreSQL and Redis over IPv4 where IPv6 is unreachable', async () => {
+  if (!gate.ready()) return
 
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ipv4-force-example-'))
   fs.chmodSync(tmp, 0o755) // postgres runs as the postgres user and must reach its data dir inside

@@ -17,7 +17,8 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawn } = require('node:child_process')
+const { namespaceGate } = require('./helpers/netns')
 
 const REPO = path.resolve(__dirname, '..')
 const SCENARIO = path.join('__test__', 'fixtures', 'ns', 'scenario.js')
@@ -64,30 +65,8 @@ const V6ONLY = 'IPv6-only net.connect(port, v6only.test)'
 const SUPABASE = 'IPv6-only pg to Supabase direct host'
 const TLS_CONTROL = 'control: tls.connect to 127.0.0.1 (certificate names api.dual.test)'
 
-// Why the scenario cannot run here, or null.
-function unavailableReason() {
-  if (process.platform !== 'linux') return `needs Linux network namespaces (this is ${process.platform})`
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-    return 'needs root (unshare --mount --net and the bind mounts of /etc/resolv.conf and /etc/hosts)'
-  }
-  const probe = spawnSync('unshare', [...UNSHARE_FLAGS, 'sh', '-c', 'ip link set lo up'], {
-    timeout: 10_000,
-    encoding: 'utf8',
-  })
-  if (probe.error) return `cannot run unshare: ${probe.error.message}`
-  if (probe.status !== 0) {
-    return `unshare ${UNSHARE_FLAGS.join(' ')} failed (${probe.signal || `exit ${probe.status}`}): ${probe.stderr.trim()}`
-  }
-  return null
-}
-
-const skipReason = unavailableReason()
-const mustRun = process.env.CI === 'true'
-const run = skipReason === null || mustRun
-if (!run) {
-  console.warn(`SKIPPED __test__/namespace.test.js: ${skipReason}. Set CI=true to make this a failure.`)
-}
-const t = run ? test : test.skip
+const gate = namespaceGate('__test__/namespace.test.js', { flags: UNSHARE_FLAGS })
+const t = gate.test
 
 let tmp = null
 let child = null
@@ -128,9 +107,7 @@ function runScenario() {
 }
 
 beforeAll(async () => {
-  if (skipReason !== null) {
-    throw new Error(`CI=true and the namespace scenario cannot run: ${skipReason}`)
-  }
+  if (!gate.ready()) return
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ipv4-force-ns-'))
   fs.chmodSync(tmp, 0o755) // postgres (not root) must reach its data directory inside
   fs.writeFileSync(path.join(tmp, 'resolv.conf'), RESOLV_CONF)

@@ -9,10 +9,11 @@ pub mod resolver;
 pub mod service;
 pub mod target;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use napi::bindgen_prelude::Either;
+use napi::bindgen_prelude::{AsyncTask, Either};
+use napi::{Env, Task};
 use napi::{Error, Status};
 use napi_derive::napi;
 
@@ -101,6 +102,113 @@ impl NativeResolver {
     pub fn clear_cache(&self) {
         self.service.clear_cache();
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker threads: results collected by one libuv work item at a time, not threadsafe functions.
+//
+// With Node < 24.14, a threadsafe function still pending when a worker thread is terminated can
+// corrupt memory (nodejs/node#58484), and every `async fn` settles through one. In workers, the
+// JS layer starts lookups here and keeps one `wait()` outstanding while any are pending: it
+// occupies at most one libuv thread per worker, and settles nothing after the worker is gone.
+
+const WAIT_SLICE: Duration = Duration::from_millis(50);
+
+#[derive(Default)]
+struct Completed {
+    results: Mutex<Vec<(u32, Outcome, Instant)>>,
+    ready: Condvar,
+}
+
+#[napi]
+pub struct CompletionQueue {
+    completed: Arc<Completed>,
+}
+
+/// One finished lookup: its id, and the answer or the failure.
+#[napi(object)]
+pub struct CompletedLookup {
+    pub id: u32,
+    pub outcome: JsOutcome,
+}
+
+#[napi]
+impl CompletionQueue {
+    #[napi(constructor)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        CompletionQueue {
+            completed: Arc::default(),
+        }
+    }
+
+    /// Starts a lookup; `wait()` hands its outcome back under `id`.
+    #[napi]
+    pub fn start(&self, resolver: &NativeResolver, id: u32, hostname: String) {
+        let service = resolver.service.clone();
+        let completed = self.completed.clone();
+        napi::bindgen_prelude::spawn(async move {
+            let task_hostname = hostname.clone();
+            let task = tokio::spawn(async move {
+                panic_if_test_hook("lookup", &task_hostname);
+                service.lookup(&task_hostname).await
+            });
+            let (outcome, fresh_until) = match task.await {
+                Ok(done) => done,
+                Err(join_error) => {
+                    let err = internal_error(&hostname, &join_error.to_string());
+                    (Err(Arc::new(err)), Instant::now())
+                }
+            };
+            lock(&completed.results).push((id, outcome, fresh_until));
+            completed.ready.notify_one();
+        });
+    }
+
+    /// Resolves with every lookup finished since the last call (waiting up to 50 ms for one).
+    #[napi]
+    pub fn wait(&self) -> AsyncTask<WaitForCompleted> {
+        AsyncTask::new(WaitForCompleted {
+            completed: self.completed.clone(),
+        })
+    }
+}
+
+pub struct WaitForCompleted {
+    completed: Arc<Completed>,
+}
+
+impl Task for WaitForCompleted {
+    type Output = Vec<(u32, Outcome, Instant)>;
+    type JsValue = Vec<CompletedLookup>;
+
+    /// Runs on a libuv thread until a lookup finishes, or for WAIT_SLICE at most (then the JS side
+    /// waits again): a terminated worker's teardown waits for this work item, so it must end soon.
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let results = lock(&self.completed.results);
+        let (mut results, _) = self
+            .completed
+            .ready
+            .wait_timeout_while(results, WAIT_SLICE, |results| results.is_empty())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(std::mem::take(&mut *results))
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        Ok(output
+            .into_iter()
+            .map(|(id, outcome, fresh_until)| CompletedLookup {
+                id,
+                outcome: to_js(outcome, fresh_until),
+            })
+            .collect())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn adapt_options(

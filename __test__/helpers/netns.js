@@ -1,8 +1,10 @@
 'use strict'
 
-// Runs a node script inside a private network + mount namespace (as root): only loopback exists,
-// IPv6 beyond ::1 is unreachable, and files bind-mounted over /etc make the test's own DNS server
-// the system resolver. Tests that need it skip with a reason, or fail when CI=true.
+// Private namespaces (unshare, as root) for the tests: only loopback exists, IPv6 beyond ::1 is
+// unreachable, and files bind-mounted over /etc make the test's own DNS server the system
+// resolver. Here: the probe (can this machine run `unshare <flags>`?), the rule every namespace
+// test follows (skip with a warning giving the reason, but fail when CI=true), and runInNamespace,
+// which runs a node script in such a namespace.
 
 const fs = require('node:fs')
 const os = require('node:os')
@@ -11,38 +13,67 @@ const { spawn, spawnSync } = require('node:child_process')
 
 const UNSHARE_FLAGS = ['--mount', '--net', '--pid', '--fork', '--kill-child', '--mount-proc']
 
-let cachedReason
-/** Why namespaces cannot be used here, or null. */
-function namespaceUnavailableReason() {
-  if (cachedReason !== undefined) return cachedReason
-  cachedReason = null
-  if (process.platform !== 'linux') cachedReason = `needs Linux (this is ${process.platform})`
-  else if (process.getuid() !== 0) cachedReason = 'needs root for unshare --mount --net'
-  else {
-    const probe = spawnSync('unshare', [...UNSHARE_FLAGS, 'sh', '-c', 'ip link set lo up'], { encoding: 'utf8', timeout: 10000 })
-    if (probe.error || probe.status !== 0) cachedReason = `unshare failed: ${probe.error ? probe.error.message : probe.stderr.trim()}`
-  }
-  return cachedReason
+const cachedReasons = new Map()
+/**
+ * Why `unshare <flags>` cannot be used here, or null. `flags` are the ones the test really runs
+ * unshare with (probed by bringing up `lo` inside); `commands` are further programs it needs on
+ * PATH (e.g. redis-server).
+ */
+function namespaceUnavailableReason({ flags = UNSHARE_FLAGS, commands = [] } = {}) {
+  const key = JSON.stringify([flags, commands])
+  if (!cachedReasons.has(key)) cachedReasons.set(key, probe(flags, commands))
+  return cachedReasons.get(key)
 }
 
-/** `describe` that runs only where namespaces work; elsewhere skips loudly (fails under CI=true). */
-function describeInNamespace(title, body) {
-  const reason = namespaceUnavailableReason()
-  if (!reason) return describe(title, body)
-  if (process.env.CI === 'true') {
-    return describe(title, () => test('can run in a network namespace (required in CI)', () => {
-      throw new Error(`namespace tests cannot run: ${reason}`)
-    }))
+function probe(flags, commands) {
+  if (process.platform !== 'linux') return `needs Linux namespaces (this is ${process.platform})`
+  if (process.getuid() !== 0) return `needs root (unshare ${flags.join(' ')} and bind mounts over /etc)`
+  for (const cmd of commands) {
+    if (spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd]).status !== 0) return `${cmd} is not installed`
   }
-  console.warn(`SKIPPED "${title}": ${reason}`)
-  return describe.skip(title, body)
+  const run = spawnSync('unshare', [...flags, 'sh', '-c', 'ip link set lo up'], { encoding: 'utf8', timeout: 10000 })
+  if (run.error) return `cannot run unshare: ${run.error.message}`
+  if (run.status !== 0) return `unshare ${flags.join(' ')} failed (${run.signal || `exit ${run.status}`}): ${run.stderr.trim()}`
+  return null
 }
 
 /**
- * Runs `node script` in a new namespace. `etc` maps file names under /etc to their content, or to
- * null to make the file missing. Resolves with {code, stdout, stderr}.
+ * The rule for tests that need a namespace (`options` as for namespaceUnavailableReason): where it
+ * works they run; elsewhere they are skipped with a console.warn giving the reason, except when
+ * CI=true: then they run and fail. `what` names the tests in messages. Returns
+ *   reason:  as namespaceUnavailableReason; skipped: whether the tests are skipped;
+ *   test:    jest's `test`, or `test.skip` when skipping;
+ *   ready(): to call first in beforeAll (or in the test): true to go on, false when skipping;
+ *            throws the reason when CI=true and the namespace cannot be used.
  */
-function runInNamespace({ script, args = [], etc = {}, env = {}, timeout = 30000 }) {
+function namespaceGate(what, options) {
+  const reason = namespaceUnavailableReason(options)
+  const skipped = reason !== null && process.env.CI !== 'true'
+  if (skipped) console.warn(`SKIPPED ${what}: ${reason}. Set CI=true to make this a failure.`)
+  return {
+    reason,
+    skipped,
+    test: skipped ? test.skip : test,
+    ready() {
+      if (reason !== null && !skipped) throw new Error(`${what} cannot run (required when CI=true): ${reason}`)
+      return !skipped
+    },
+  }
+}
+
+/** `describe` under the rule of namespaceGate; with CI=true, one failing test stands for the body. */
+function describeInNamespace(title, body, options) {
+  const gate = namespaceGate(`"${title}"`, options)
+  if (gate.reason === null) return describe(title, body)
+  if (gate.skipped) return describe.skip(title, body)
+  return describe(title, () => test('can run in a network namespace (required in CI)', gate.ready))
+}
+
+/**
+ * Runs `node script` in a new namespace (`unshare <flags>`). `etc` maps file names under /etc to
+ * their content, or to null to make the file missing. Resolves with {code, signal, stdout, stderr}.
+ */
+function runInNamespace({ script, args = [], etc = {}, env = {}, timeout = 30000, flags = UNSHARE_FLAGS }) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ipv4-force-ns-'))
   const lines = ['set -e', 'ip link set lo up']
   const missing = Object.keys(etc).filter((name) => etc[name] === null)
@@ -57,7 +88,7 @@ function runInNamespace({ script, args = [], etc = {}, env = {}, timeout = 30000
   }
   lines.push(`exec "${process.execPath}" "$@"`)
   return new Promise((resolve) => {
-    const child = spawn('unshare', [...UNSHARE_FLAGS, 'sh', '-c', lines.join('\n'), 'sh', script, ...args], {
+    const child = spawn('unshare', [...flags, 'sh', '-c', lines.join('\n'), 'sh', script, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -74,4 +105,4 @@ function runInNamespace({ script, args = [], etc = {}, env = {}, timeout = 30000
   })
 }
 
-module.exports = { namespaceUnavailableReason, describeInNamespace, runInNamespace }
+module.exports = { namespaceUnavailableReason, namespaceGate, describeInNamespace, runInNamespace }
