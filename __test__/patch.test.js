@@ -139,7 +139,8 @@ describe('what the patch leaves alone, and what it refuses', () => {
       })
       expect(viaOptions).toBe('ipc')
     } finally {
-      ipc.close()
+      await new Promise((r) => ipc.close(r))
+      fs.rmSync(path.dirname(sockPath), { recursive: true, force: true })
     }
   })
 

@@ -242,7 +242,10 @@ describe('differential: with an IPv4 literal or a path, the patched connect beha
     closedPort = probe.address().port
     await new Promise((r) => probe.close(r))
   })
-  afterAll(() => new Promise((r) => ipcServer.close(r)))
+  afterAll(async () => {
+    await new Promise((r) => ipcServer.close(r))
+    fs.rmSync(path.dirname(ipcPath), { recursive: true, force: true })
+  })
 
   // Deterministic shapes: every combination below, a few hundred in all.
   function shapes() {
