@@ -2,6 +2,7 @@
 #![deny(clippy::all)]
 
 pub mod cache;
+pub mod completions;
 pub mod diagnose;
 pub mod errors;
 pub mod hostname;
@@ -9,7 +10,7 @@ pub mod resolver;
 pub mod service;
 pub mod target;
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use napi::bindgen_prelude::{AsyncTask, Either};
@@ -17,6 +18,7 @@ use napi::{Env, Task};
 use napi::{Error, Status};
 use napi_derive::napi;
 
+use crate::completions::Completions;
 use crate::errors::{ErrorCode, LookupError};
 use crate::resolver::{parse_nameserver, ResolverSettings};
 use crate::service::{CacheSettings, LookupService, Outcome};
@@ -83,19 +85,8 @@ impl NativeResolver {
     /// Resolves to the IPv4 addresses, or to a failure (never rejects, so codes survive).
     #[napi]
     pub async fn lookup(&self, hostname: String) -> JsOutcome {
-        let service = self.service.clone();
-        let task_hostname = hostname.clone();
-        // A panic stays inside this task and comes back as a JoinError.
-        let task = tokio::spawn(async move {
-            panic_if_test_hook("lookup", &task_hostname);
-            service.lookup(&task_hostname).await
-        });
-        match task.await {
-            Ok((outcome, fresh_until)) => to_js(outcome, fresh_until),
-            Err(join_error) => {
-                Either::B(failure(&internal_error(&hostname, &join_error.to_string())))
-            }
-        }
+        let (outcome, fresh_until) = lookup_in_task(self.service.clone(), hostname).await;
+        to_js(outcome, fresh_until)
     }
 
     #[napi]
@@ -114,15 +105,11 @@ impl NativeResolver {
 
 const WAIT_SLICE: Duration = Duration::from_millis(50);
 
-#[derive(Default)]
-struct Completed {
-    results: Mutex<Vec<(u32, Outcome, Instant)>>,
-    ready: Condvar,
-}
+type Finished = (u32, (Outcome, Instant));
 
 #[napi]
 pub struct CompletionQueue {
-    completed: Arc<Completed>,
+    completed: Arc<Completions<Finished>>,
 }
 
 /// One finished lookup: its id, and the answer or the failure.
@@ -148,20 +135,7 @@ impl CompletionQueue {
         let service = resolver.service.clone();
         let completed = self.completed.clone();
         napi::bindgen_prelude::spawn(async move {
-            let task_hostname = hostname.clone();
-            let task = tokio::spawn(async move {
-                panic_if_test_hook("lookup", &task_hostname);
-                service.lookup(&task_hostname).await
-            });
-            let (outcome, fresh_until) = match task.await {
-                Ok(done) => done,
-                Err(join_error) => {
-                    let err = internal_error(&hostname, &join_error.to_string());
-                    (Err(Arc::new(err)), Instant::now())
-                }
-            };
-            lock(&completed.results).push((id, outcome, fresh_until));
-            completed.ready.notify_one();
+            completed.push((id, lookup_in_task(service, hostname).await));
         });
     }
 
@@ -175,29 +149,23 @@ impl CompletionQueue {
 }
 
 pub struct WaitForCompleted {
-    completed: Arc<Completed>,
+    completed: Arc<Completions<Finished>>,
 }
 
 impl Task for WaitForCompleted {
-    type Output = Vec<(u32, Outcome, Instant)>;
+    type Output = Vec<Finished>;
     type JsValue = Vec<CompletedLookup>;
 
     /// Runs on a libuv thread until a lookup finishes, or for WAIT_SLICE at most (then the JS side
     /// waits again): a terminated worker's teardown waits for this work item, so it must end soon.
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        let results = lock(&self.completed.results);
-        let (mut results, _) = self
-            .completed
-            .ready
-            .wait_timeout_while(results, WAIT_SLICE, |results| results.is_empty())
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Ok(std::mem::take(&mut *results))
+        Ok(self.completed.take_within(WAIT_SLICE))
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
         Ok(output
             .into_iter()
-            .map(|(id, outcome, fresh_until)| CompletedLookup {
+            .map(|(id, (outcome, fresh_until))| CompletedLookup {
                 id,
                 outcome: to_js(outcome, fresh_until),
             })
@@ -205,10 +173,20 @@ impl Task for WaitForCompleted {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Runs a lookup in a task of its own: a panic stays inside it and comes back as EINTERNAL.
+async fn lookup_in_task(service: Arc<LookupService>, hostname: String) -> (Outcome, Instant) {
+    let task_hostname = hostname.clone();
+    let task = tokio::spawn(async move {
+        panic_if_test_hook("lookup", &task_hostname);
+        service.lookup(&task_hostname).await
+    });
+    match task.await {
+        Ok(done) => done,
+        Err(join_error) => {
+            let err = internal_error(&hostname, &join_error.to_string());
+            (Err(Arc::new(err)), Instant::now())
+        }
+    }
 }
 
 fn adapt_options(

@@ -1,0 +1,85 @@
+//! Finished work waiting to be collected by the thread that asked for it: pushed from any thread,
+//! taken in batches by a waiter that gives up after a bounded time.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+pub struct Completions<T> {
+    items: Mutex<Vec<T>>,
+    ready: Condvar,
+}
+
+impl<T> Default for Completions<T> {
+    fn default() -> Self {
+        Completions {
+            items: Mutex::new(Vec::new()),
+            ready: Condvar::new(),
+        }
+    }
+}
+
+impl<T> Completions<T> {
+    pub fn push(&self, item: T) {
+        lock(&self.items).push(item);
+        self.ready.notify_one();
+    }
+
+    /// Everything pushed since the last take, waiting up to `timeout` for at least one item
+    /// (an empty list when none came).
+    pub fn take_within(&self, timeout: Duration) -> Vec<T> {
+        let items = lock(&self.items);
+        let (mut items, _) = self
+            .ready
+            .wait_timeout_while(items, timeout, |items| items.is_empty())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        std::mem::take(&mut *items)
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-push: the list is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    #[test]
+    fn takes_everything_pushed_so_far() {
+        let completions = Completions::default();
+        completions.push(1);
+        completions.push(2);
+        assert_eq!(completions.take_within(Duration::from_secs(1)), vec![1, 2]);
+    }
+
+    #[test]
+    fn gives_up_after_the_timeout() {
+        let completions = Completions::<u8>::default();
+        let started = Instant::now();
+        assert!(completions
+            .take_within(Duration::from_millis(30))
+            .is_empty());
+        assert!(started.elapsed() >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn a_push_from_another_thread_wakes_the_waiter_early() {
+        let completions = Arc::new(Completions::default());
+        let pusher = completions.clone();
+        let started = Instant::now();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            pusher.push("done");
+        });
+        assert_eq!(
+            completions.take_within(Duration::from_secs(5)),
+            vec!["done"]
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+}
