@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
+
+use crate::locking::lock;
 
 pub struct TtlCache<V> {
     entries: Mutex<HashMap<String, (V, Instant)>>,
@@ -91,13 +93,6 @@ impl<V: Clone> TtlCache<V> {
     pub fn entry_count(&self) -> usize {
         lock(&self.entries).len()
     }
-}
-
-/// A poisoned lock only means another thread panicked mid-update of a plain map: keep going.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! Finished work waiting to be collected by the thread that asked for it: pushed from any thread,
 //! taken in batches by a waiter that gives up after a bounded time.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
+
+use crate::locking::lock;
 
 pub struct Completions<T> {
     items: Mutex<Vec<T>>,
@@ -34,13 +36,6 @@ impl<T> Completions<T> {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         std::mem::take(&mut *items)
     }
-}
-
-/// A poisoned lock only means another thread panicked mid-push: the list is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

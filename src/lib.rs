@@ -6,6 +6,7 @@ pub mod completions;
 pub mod diagnose;
 pub mod errors;
 pub mod hostname;
+pub mod locking;
 pub mod resolver;
 pub mod service;
 pub mod target;

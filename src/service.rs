@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::cache::TtlCache;
 use crate::errors::LookupError;
 use crate::hostname::{parse_host, Host};
+use crate::locking::lock;
 use crate::resolver::{Ipv4Resolver, ResolverSettings};
 
 const CACHE_CAPACITY: usize = 10_000;
@@ -52,7 +53,7 @@ type Key = (ResolverSettings, CacheSettings);
 pub fn shared(settings: ResolverSettings, cache_settings: CacheSettings) -> Arc<LookupService> {
     static SERVICES: OnceLock<Mutex<HashMap<Key, Arc<LookupService>>>> = OnceLock::new();
     let services = SERVICES.get_or_init(Default::default);
-    let mut services = services.lock().unwrap_or_else(|p| p.into_inner());
+    let mut services = lock(services);
     services
         .entry((settings.clone(), cache_settings.clone()))
         .or_insert_with(|| Arc::new(LookupService::new(settings, cache_settings)))
