@@ -17,6 +17,20 @@ export declare class CompletionQueue {
   wait(): Promise<unknown>
 }
 
+/**
+ * Main thread: one threadsafe function for every lookup (weak: the JS layer keeps the event
+ * loop alive while lookups are pending).
+ */
+export declare class LookupDispatcher {
+  /** `on_completed` is called on this thread with every lookup finished since its last call. */
+  constructor(onCompleted: (arg: Array<CompletedLookup>) => void)
+  /**
+   * The outcome when it needs no query (cache hit, literal). Otherwise `null`, and the lookup
+   * is started: `on_completed` hands its outcome back under `id`.
+   */
+  lookup(resolver: NativeResolver, id: number, hostname: string): JsOutcome | null
+}
+
 export declare class NativeResolver {
   constructor(options?: NativeResolverOptions | undefined | null)
   /**
@@ -24,8 +38,6 @@ export declare class NativeResolver {
    * a hot lookup never crosses to the tokio runtime.
    */
   answerNow(hostname: string): JsOutcome | null
-  /** Resolves to the IPv4 addresses, or to a failure (never rejects, so codes survive). */
-  lookup(hostname: string): Promise<JsOutcome>
   clearCache(): void
 }
 

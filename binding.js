@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.CompletionQueue = nativeBinding.CompletionQueue
+module.exports.LookupDispatcher = nativeBinding.LookupDispatcher
 module.exports.NativeResolver = nativeBinding.NativeResolver
 module.exports.diagnose = nativeBinding.diagnose
 module.exports.redactTarget = nativeBinding.redactTarget

@@ -6,7 +6,7 @@
 const net = require('node:net')
 const { debuglog } = require('node:util')
 const { isMainThread } = require('node:worker_threads')
-const { NativeResolver, CompletionQueue } = require('./native.js')
+const { NativeResolver, LookupDispatcher, CompletionQueue } = require('./native.js')
 
 const debug = debuglog('ipv4-force')
 
@@ -57,8 +57,11 @@ class Resolver {
     this.front = new Map()
   }
 
-  /** The outcome when it needs no query — `{addresses}` or a failure — else null. */
-  answerNow(hostname) {
+  /**
+   * The outcome — `{addresses}` or a failure — when it needs no query; otherwise a promise of it
+   * (never rejected: failures are outcomes, so their codes survive).
+   */
+  lookup(hostname) {
     const hit = this.front.get(hostname)
     if (hit !== undefined) {
       if (hit.expires > Date.now()) return hit
@@ -66,7 +69,7 @@ class Resolver {
     }
     let outcome
     try {
-      outcome = this.native.answerNow(hostname)
+      outcome = lookups().lookup(this.native, hostname)
     } catch (err) {
       // A Rust panic, caught at the FFI boundary, arrives as a thrown Error.
       return {
@@ -76,24 +79,17 @@ class Resolver {
         syscall: 'queryA',
       }
     }
-    if (outcome !== null) this.remember(hostname, outcome)
-    return outcome
+    if (outcome instanceof Promise) return outcome.then((later) => this.remember(hostname, later))
+    return this.remember(hostname, outcome)
   }
 
-  /** Resolves to an outcome; never rejects (failures are outcomes, so their codes survive). */
-  lookup(hostname) {
-    const pending = isMainThread ? this.native.lookup(hostname) : workerCompletions().lookup(this.native, hostname)
-    return pending.then((outcome) => {
-      this.remember(hostname, outcome)
-      return outcome
-    })
-  }
-
+  /** Keeps a hot answer in this thread; returns the outcome. */
   remember(hostname, outcome) {
-    if (!isAnswer(outcome) || !(outcome.ttlMs > 0)) return
+    if (!isAnswer(outcome) || !(outcome.ttlMs > 0)) return outcome
     if (this.front.size >= FRONT_MAX_ENTRIES) this.front.clear()
     outcome.expires = Date.now() + Math.min(outcome.ttlMs, FRONT_MAX_AGE_MS)
     this.front.set(hostname, outcome)
+    return outcome
   }
 
   clearCache() {
@@ -102,10 +98,35 @@ class Resolver {
   }
 }
 
+// Lookups that need a query settle in batches. Main thread: one threadsafe function tells this
+// thread whenever lookups have finished (a napi async call per lookup would cost more than the
+// lookup). It is weak, so a ref'd timer keeps the event loop alive while lookups are pending.
+class MainThreadLookups {
+  constructor() {
+    this.pending = new Map()
+    this.nextId = 0
+    this.dispatcher = new LookupDispatcher((finished) => settleFinished(this.pending, finished, this))
+    this.keepAlive = setInterval(() => {}, 0x7fffffff)
+    this.keepAlive.unref()
+  }
+
+  lookup(native, hostname) {
+    const id = (this.nextId = (this.nextId + 1) >>> 0)
+    const now = this.dispatcher.lookup(native, id, hostname)
+    if (now !== null) return now
+    if (this.pending.size === 0) this.keepAlive.ref()
+    return new Promise((resolve) => this.pending.set(id, resolve))
+  }
+
+  settled() {
+    if (this.pending.size === 0) this.keepAlive.unref()
+  }
+}
+
 // In worker threads, lookups settle through a CompletionQueue (one libuv work item collecting
-// every finished lookup) instead of a threadsafe function per call: with Node < 24.14, a
-// threadsafe function pending when a worker is terminated can corrupt memory (nodejs/node#58484).
-class WorkerCompletions {
+// every finished lookup) instead of a threadsafe function: with Node < 24.14, a threadsafe
+// function pending when a worker is terminated can corrupt memory (nodejs/node#58484).
+class WorkerThreadLookups {
   constructor() {
     this.queue = new CompletionQueue()
     this.pending = new Map()
@@ -114,12 +135,13 @@ class WorkerCompletions {
   }
 
   lookup(native, hostname) {
+    const now = native.answerNow(hostname)
+    if (now !== null) return now
     const id = (this.nextId = (this.nextId + 1) >>> 0)
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve)
-      this.queue.start(native, id, hostname)
-      this.collect()
-    })
+    this.queue.start(native, id, hostname)
+    const promise = new Promise((resolve) => this.pending.set(id, resolve))
+    this.collect()
+    return promise
   }
 
   // Keeps one wait outstanding while lookups are pending, none otherwise (so the thread can exit).
@@ -128,20 +150,28 @@ class WorkerCompletions {
     this.waiting = true
     this.queue.wait().then((finished) => {
       this.waiting = false
-      for (const { id, outcome } of finished) {
-        const resolve = this.pending.get(id)
-        this.pending.delete(id)
-        resolve(outcome)
-      }
-      this.collect()
+      settleFinished(this.pending, finished, this)
     })
+  }
+
+  settled() {
+    this.collect()
   }
 }
 
-let completions = null
-function workerCompletions() {
-  if (completions === null) completions = new WorkerCompletions()
-  return completions
+function settleFinished(pending, finished, owner) {
+  for (const { id, outcome } of finished) {
+    const resolve = pending.get(id)
+    pending.delete(id)
+    resolve(outcome)
+  }
+  owner.settled()
+}
+
+let threadLookups = null
+function lookups() {
+  if (threadLookups === null) threadLookups = isMainThread ? new MainThreadLookups() : new WorkerThreadLookups()
+  return threadLookups
 }
 
 function isAnswer(outcome) {
@@ -209,9 +239,9 @@ function settle(outcome) {
 }
 
 function resolveWith(resolver, hostname) {
-  const now = resolver.answerNow(hostname)
-  if (now !== null) return isAnswer(now) ? Promise.resolve(now.addresses.slice()) : Promise.reject(lookupError(now))
-  return resolver.lookup(hostname).then(settle)
+  const outcome = resolver.lookup(hostname)
+  if (outcome instanceof Promise) return outcome.then(settle)
+  return isAnswer(outcome) ? Promise.resolve(outcome.addresses.slice()) : Promise.reject(lookupError(outcome))
 }
 
 /**
@@ -240,10 +270,10 @@ function answer(outcome, all, callback) {
 }
 
 function lookupWith(resolver, hostname, all, callback) {
-  const now = resolver.answerNow(hostname)
-  if (now !== null) return answer(now, all, callback)
-  resolver.lookup(hostname).then(
-    (outcome) => answer(outcome, all, callback),
+  const outcome = resolver.lookup(hostname)
+  if (!(outcome instanceof Promise)) return answer(outcome, all, callback)
+  outcome.then(
+    (later) => answer(later, all, callback),
     // Resolver#lookup never rejects by design; this is a last guard so a callback is always called.
     (err) => process.nextTick(callback, err),
   )
@@ -380,7 +410,12 @@ function ipv6LiteralLookup(literal) {
 
 // ::ffff:a.b.c.d (any spelling) → a.b.c.d; other addresses → null. Decided in Rust.
 function mappedIPv4(literal) {
-  const outcome = resolverFor().answerNow(literal)
+  let outcome = null
+  try {
+    outcome = resolverFor().native.answerNow(literal)
+  } catch {
+    // a panic caught in Rust: treat the literal as plain IPv6
+  }
   return outcome !== null && isAnswer(outcome) ? outcome.addresses[0] : null
 }
 

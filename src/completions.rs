@@ -1,5 +1,6 @@
 //! Finished work waiting to be collected by the thread that asked for it: pushed from any thread,
-//! taken in batches by a waiter that gives up after a bounded time.
+//! taken in batches, either by a waiter that gives up after a bounded time or at once by a thread
+//! that was told the list is no longer empty.
 
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
@@ -21,9 +22,20 @@ impl<T> Default for Completions<T> {
 }
 
 impl<T> Completions<T> {
-    pub fn push(&self, item: T) {
-        lock(&self.items).push(item);
+    /// Adds `item`; true when the list was empty, i.e. when the collector needs telling.
+    pub fn push(&self, item: T) -> bool {
+        let was_empty = {
+            let mut items = lock(&self.items);
+            items.push(item);
+            items.len() == 1
+        };
         self.ready.notify_one();
+        was_empty
+    }
+
+    /// Everything pushed since the last take, without waiting.
+    pub fn take_now(&self) -> Vec<T> {
+        std::mem::take(&mut *lock(&self.items))
     }
 
     /// Everything pushed since the last take, waiting up to `timeout` for at least one item
@@ -50,6 +62,16 @@ mod tests {
         completions.push(1);
         completions.push(2);
         assert_eq!(completions.take_within(Duration::from_secs(1)), vec![1, 2]);
+    }
+
+    #[test]
+    fn push_says_when_the_list_stops_being_empty() {
+        let completions = Completions::default();
+        assert!(completions.push(1));
+        assert!(!completions.push(2));
+        assert_eq!(completions.take_now(), vec![1, 2]);
+        assert!(completions.take_now().is_empty());
+        assert!(completions.push(3));
     }
 
     #[test]
