@@ -46,7 +46,7 @@ function lookupError({ code, message, hostname, syscall }) {
 // shared by every caller and worker thread in the process).
 
 // Hot answers are also kept in this thread, so a repeated lookup costs a Map read instead of a
-// call into Rust. An entry lives at most FRONT_MAX_AGE_MS (and never past its TTL), so an answer
+// call into Rust (from the second lookup of a name on). An entry lives at most FRONT_MAX_AGE_MS (and never past its TTL), so an answer
 // refreshed in Rust, or cleared by another thread's clearCache(), is seen within a second.
 const FRONT_MAX_AGE_MS = 1000
 const FRONT_MAX_ENTRIES = 2048
@@ -79,7 +79,9 @@ class Resolver {
         syscall: 'queryA',
       }
     }
-    if (outcome instanceof Promise) return outcome.then((later) => this.remember(hostname, later))
+    // A fresh answer is kept in Rust only; this thread keeps a name once it is asked for again,
+    // so one-off names never fill this cache (nor make V8 grow its young generation).
+    if (outcome instanceof Promise) return outcome
     return this.remember(hostname, outcome)
   }
 
@@ -439,7 +441,9 @@ function rewriteConnectArgs(args, config) {
   } else {
     if (!config.isForced(host)) return args
     const callerLookup = typeof options.lookup === 'function' ? options.lookup : null
-    change = { lookup: callerLookup ? wrapCallerLookup(callerLookup) : config.forcedLookup }
+    // family 4 as well: the answer is IPv4 whatever the caller asked, and Node then takes its
+    // one-address path instead of Happy Eyeballs' list handling (about 1 µs less per connect).
+    change = { lookup: callerLookup ? wrapCallerLookup(callerLookup) : config.forcedLookup, family: 4 }
   }
   // Positional arguments were turned into a fresh options object just above: ours to change.
   // Otherwise the object is the caller's (tls.connect keeps using its own): change a copy.
