@@ -10,6 +10,7 @@ pub mod locking;
 pub mod resolver;
 pub mod service;
 pub mod target;
+pub mod udp_pool;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};

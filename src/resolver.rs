@@ -5,15 +5,17 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolverConfig, ResolverOpts};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError, NoRecords};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType};
-use hickory_resolver::TokioResolver;
 use tokio::sync::OnceCell;
 
 use crate::errors::{ErrorCode, LookupError};
 use crate::hostname::{parse_host, Host};
+use crate::udp_pool::PooledUdpProvider;
+
+/// hickory's resolver on tokio, with UDP sockets reused between queries (see udp_pool.rs).
+pub type HickoryResolver = hickory_resolver::Resolver<PooledUdpProvider>;
 
 /// getaddrinfo gives no TTL: its answers are kept this long.
 const SYSTEM_ANSWER_TTL: Duration = Duration::from_secs(1);
@@ -41,7 +43,7 @@ pub struct Resolved {
 /// runtime, so creating one never reads a file or fails.
 pub struct Ipv4Resolver {
     settings: ResolverSettings,
-    native: OnceCell<Result<TokioResolver, String>>,
+    native: OnceCell<Result<HickoryResolver, String>>,
 }
 
 impl Ipv4Resolver {
@@ -143,7 +145,7 @@ impl Ipv4Resolver {
         LookupError::ipv6_only(input, seen)
     }
 
-    async fn native(&self) -> Result<&TokioResolver, &str> {
+    async fn native(&self) -> Result<&HickoryResolver, &str> {
         self.native
             .get_or_init(|| async { build_native(&self.settings) })
             .await
@@ -161,7 +163,7 @@ impl Resolved {
     }
 }
 
-fn build_native(settings: &ResolverSettings) -> Result<TokioResolver, String> {
+fn build_native(settings: &ResolverSettings) -> Result<HickoryResolver, String> {
     let (config, mut opts) = match &settings.nameservers {
         Some(servers) => (explicit_config(servers), ResolverOpts::default()),
         None => read_system_config()?,
@@ -176,7 +178,11 @@ fn build_native(settings: &ResolverSettings) -> Result<TokioResolver, String> {
     // `attempts` counts tries, as in resolv.conf(5); hickory's counts retries after the first.
     let tries = settings.attempts.unwrap_or(opts.attempts).max(1);
     opts.attempts = tries - 1;
-    TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+    // Let the OS pick the UDP source port: hickory then asks for port 0, which the socket pool
+    // serves (a port picked by hickory would get a fresh socket per query). This also skips
+    // hickory's port draw and its retries when the drawn port is taken.
+    opts.os_port_selection = true;
+    HickoryResolver::builder_with_config(config, PooledUdpProvider::default())
         .with_options(opts)
         .build()
         .map_err(|e| format!("cannot build the DNS resolver: {e}"))

@@ -1,0 +1,605 @@
+//! A hickory `RuntimeProvider` that reuses UDP sockets between queries.
+//!
+//! Why: hickory's UDP client opens a new socket for every query (socket, bind, epoll_ctl add,
+//! then epoll_ctl del and close), which was most of the CPU a cold lookup cost us. This provider
+//! hands hickory an already bound socket from a small per-resolver pool instead, and takes it
+//! back when hickory drops it.
+//!
+//! Why reuse is safe: a socket goes back to the pool only after a complete exchange, that is
+//! when every datagram sent on it got a datagram back and hickory was not left waiting for one
+//! (a query that timed out or was abandoned, e.g. by hickory's retry racing a second socket,
+//! closes its socket, so a late answer can never reach a later query). A datagram found waiting
+//! on a socket when it is returned or handed out also closes it. And should a stray datagram
+//! slip through anyway, hickory checks the source address and port, the random 16-bit id and
+//! the question of every response before it accepts one (hickory-net udp_client_stream.rs).
+//! Each socket carries one query at a time.
+//!
+//! The trade-off: the source port is chosen by the OS (its ephemeral range) and stays the same
+//! for up to `DEFAULT_MAX_QUERIES` queries, rather than hickory's fresh random port per query.
+//! This is what c-ares (Node's `dns.resolve*`) does, with one socket per server reused for
+//! many queries; the resolver sets `os_port_selection` accordingly, and an explicit (non-zero)
+//! local port still gets a fresh socket bound exactly there, as with `TokioRuntimeProvider`.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hickory_resolver::net::runtime::{
+    DnsUdpSocket, RuntimeProvider, TokioHandle, TokioRuntimeProvider, TokioTime,
+};
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
+
+use crate::locking::lock;
+
+/// Idle sockets kept per resolver.
+pub const DEFAULT_MAX_IDLE: usize = 64;
+/// Queries one socket serves before it is closed, so that its port changes now and then.
+pub const DEFAULT_MAX_QUERIES: u32 = 1000;
+
+/// `TokioRuntimeProvider` with pooled UDP sockets. Clones share the pool.
+#[derive(Clone)]
+pub struct PooledUdpProvider {
+    tokio: TokioRuntimeProvider,
+    pool: Arc<UdpPool>,
+}
+
+struct UdpPool {
+    idle: Mutex<Vec<IdleSocket>>,
+    max_idle: usize,
+    max_queries: u32,
+}
+
+struct IdleSocket {
+    socket: UdpSocket,
+    /// The address it was asked to bind (the port is the OS's choice).
+    local_ip: IpAddr,
+    /// Queries it has served so far.
+    queries: u32,
+}
+
+impl Default for PooledUdpProvider {
+    fn default() -> Self {
+        Self::with_limits(DEFAULT_MAX_IDLE, DEFAULT_MAX_QUERIES)
+    }
+}
+
+impl PooledUdpProvider {
+    /// At most `max_idle` idle sockets; a socket is closed once it has served `max_queries`.
+    pub fn with_limits(max_idle: usize, max_queries: u32) -> Self {
+        PooledUdpProvider {
+            tokio: TokioRuntimeProvider::default(),
+            pool: Arc::new(UdpPool {
+                idle: Mutex::new(Vec::new()),
+                max_idle,
+                max_queries: max_queries.max(1),
+            }),
+        }
+    }
+
+    /// Sockets waiting in the pool.
+    pub fn idle_sockets(&self) -> usize {
+        lock(&self.pool.idle).len()
+    }
+}
+
+impl RuntimeProvider for PooledUdpProvider {
+    type Handle = TokioHandle;
+    type Timer = TokioTime;
+    type Udp = PooledUdpSocket;
+    type Tcp = <TokioRuntimeProvider as RuntimeProvider>::Tcp;
+
+    fn create_handle(&self) -> Self::Handle {
+        self.tokio.create_handle()
+    }
+
+    fn connect_tcp(
+        &self,
+        server_addr: SocketAddr,
+        bind_addr: Option<SocketAddr>,
+        timeout: Option<Duration>,
+    ) -> Pin<Box<dyn Send + Future<Output = Result<Self::Tcp, io::Error>>>> {
+        self.tokio.connect_tcp(server_addr, bind_addr, timeout)
+    }
+
+    fn bind_udp(
+        &self,
+        local_addr: SocketAddr,
+        _server_addr: SocketAddr,
+    ) -> Pin<Box<dyn Send + Future<Output = Result<Self::Udp, io::Error>>>> {
+        // A port picked by hickory (os_port_selection off) or by the configuration: bind exactly
+        // there, and close the socket after use.
+        if local_addr.port() != 0 {
+            return Box::pin(async move {
+                let socket = UdpSocket::bind(local_addr).await?;
+                Ok(PooledUdpSocket::new(socket, local_addr.ip(), 0, None))
+            });
+        }
+        let pool = self.pool.clone();
+        if let Some(idle) = pool.take(local_addr.ip()) {
+            let socket = PooledUdpSocket::new(idle.socket, idle.local_ip, idle.queries, Some(pool));
+            return Box::pin(std::future::ready(Ok(socket)));
+        }
+        Box::pin(async move {
+            let socket = UdpSocket::bind(local_addr).await?;
+            Ok(PooledUdpSocket::new(socket, local_addr.ip(), 0, Some(pool)))
+        })
+    }
+}
+
+impl UdpPool {
+    /// The most recently returned quiet socket bound to `local_ip`, if any.
+    fn take(&self, local_ip: IpAddr) -> Option<IdleSocket> {
+        loop {
+            let idle = {
+                let mut idle = lock(&self.idle);
+                let at = idle.iter().rposition(|s| s.local_ip == local_ip)?;
+                idle.swap_remove(at)
+            };
+            // Free unless a datagram arrived while it sat idle (then it is closed, unlocked).
+            if is_quiet(&idle.socket) {
+                return Some(idle);
+            }
+        }
+    }
+
+    fn give_back(&self, socket: IdleSocket) {
+        if socket.queries >= self.max_queries || !is_quiet(&socket.socket) {
+            return;
+        }
+        let surplus = {
+            let mut idle = lock(&self.idle);
+            if idle.len() < self.max_idle {
+                idle.push(socket);
+                None
+            } else {
+                Some(socket)
+            }
+        };
+        // Closed outside the lock.
+        drop(surplus);
+    }
+}
+
+/// Nothing waiting to be read. Costs no system call when tokio already knows the socket is not
+/// readable; otherwise the recvfrom that finds it empty is one the next query would have made.
+fn is_quiet(socket: &UdpSocket) -> bool {
+    let mut scratch = [0u8; 1];
+    matches!(socket.try_recv_from(&mut scratch), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// A tokio UDP socket that counts its traffic, and goes back to its pool on drop when the last
+/// exchange on it was complete.
+pub struct PooledUdpSocket {
+    socket: Option<UdpSocket>,
+    home: Option<Arc<UdpPool>>,
+    local_ip: IpAddr,
+    queries_before: u32,
+    sent: AtomicU32,
+    received: AtomicU32,
+    /// The last receive returned Pending: someone is (or was) waiting for an answer.
+    waiting: AtomicBool,
+    failed: AtomicBool,
+}
+
+impl PooledUdpSocket {
+    fn new(
+        socket: UdpSocket,
+        local_ip: IpAddr,
+        queries_before: u32,
+        home: Option<Arc<UdpPool>>,
+    ) -> Self {
+        PooledUdpSocket {
+            socket: Some(socket),
+            home,
+            local_ip,
+            queries_before,
+            sent: AtomicU32::new(0),
+            received: AtomicU32::new(0),
+            waiting: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+        }
+    }
+
+    fn io(&self) -> &UdpSocket {
+        self.socket
+            .as_ref()
+            .expect("the socket is only taken on drop")
+    }
+
+    /// The local address (the port the OS chose).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io().local_addr()
+    }
+
+    /// Every datagram sent got one back, nobody was left waiting, and nothing failed.
+    fn exchange_complete(&self) -> bool {
+        !self.failed.load(Ordering::Relaxed)
+            && !self.waiting.load(Ordering::Relaxed)
+            && self.received.load(Ordering::Relaxed) >= self.sent.load(Ordering::Relaxed)
+    }
+}
+
+impl DnsUdpSocket for PooledUdpSocket {
+    type Time = TokioTime;
+
+    fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        let mut read = ReadBuf::new(buf);
+        match self.io().poll_recv_from(cx, &mut read) {
+            Poll::Pending => {
+                self.waiting.store(true, Ordering::Relaxed);
+                Poll::Pending
+            }
+            Poll::Ready(Ok(from)) => {
+                self.waiting.store(false, Ordering::Relaxed);
+                self.received.fetch_add(1, Ordering::Relaxed);
+                Poll::Ready(Ok((read.filled().len(), from)))
+            }
+            Poll::Ready(Err(e)) => {
+                self.failed.store(true, Ordering::Relaxed);
+                Poll::Ready(Err(e))
+            }
+        }
+    }
+
+    fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        target: SocketAddr,
+    ) -> Poll<io::Result<usize>> {
+        let sent = self.io().poll_send_to(cx, buf, target);
+        match &sent {
+            Poll::Ready(Ok(_)) => {
+                self.sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Poll::Ready(Err(_)) => self.failed.store(true, Ordering::Relaxed),
+            Poll::Pending => {}
+        }
+        sent
+    }
+}
+
+impl Drop for PooledUdpSocket {
+    fn drop(&mut self) {
+        let (Some(socket), Some(pool)) = (self.socket.take(), self.home.take()) else {
+            return;
+        };
+        if self.exchange_complete() {
+            pool.give_back(IdleSocket {
+                socket,
+                local_ip: self.local_ip,
+                queries: self.queries_before.saturating_add(*self.sent.get_mut()),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::sync::atomic::AtomicUsize;
+
+    use hickory_resolver::net::runtime::DnsUdpSocket;
+    use hickory_resolver::proto::op::{Message, OpCode};
+    use hickory_resolver::proto::rr::rdata::A;
+    use hickory_resolver::proto::rr::{RData, Record};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::resolver::{Ipv4Resolver, ResolverSettings};
+
+    const ANY_PORT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+    /// A UDP server on 127.0.0.1 that echoes every datagram back.
+    async fn echo_server() -> SocketAddr {
+        let server = UdpSocket::bind(ANY_PORT).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            while let Ok((len, from)) = server.recv_from(&mut buf).await {
+                let _ = server.send_to(&buf[..len], from).await;
+            }
+        });
+        addr
+    }
+
+    async fn socket(provider: &PooledUdpProvider) -> PooledUdpSocket {
+        provider.bind_udp(ANY_PORT, ANY_PORT).await.unwrap()
+    }
+
+    async fn exchange(socket: &PooledUdpSocket, server: SocketAddr) {
+        socket.send_to(b"ping", server).await.unwrap();
+        let mut buf = [0u8; 16];
+        let (len, from) = socket.recv_from(&mut buf).await.unwrap();
+        assert_eq!((&buf[..len], from), (&b"ping"[..], server));
+    }
+
+    fn port(socket: &PooledUdpSocket) -> u16 {
+        socket.local_addr().unwrap().port()
+    }
+
+    #[tokio::test]
+    async fn a_socket_is_reused_after_a_complete_exchange() {
+        let server = echo_server().await;
+        let provider = PooledUdpProvider::default();
+        let first = socket(&provider).await;
+        let first_port = port(&first);
+        exchange(&first, server).await;
+        drop(first);
+        assert_eq!(provider.idle_sockets(), 1);
+
+        let second = socket(&provider).await;
+        assert_eq!(
+            port(&second),
+            first_port,
+            "the pooled socket is handed out again"
+        );
+        assert_eq!(provider.idle_sockets(), 0);
+        exchange(&second, server).await;
+        drop(second);
+        assert_eq!(provider.idle_sockets(), 1);
+
+        // A socket that was handed out but never used goes back too.
+        drop(socket(&provider).await);
+        assert_eq!(provider.idle_sockets(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_socket_with_an_unanswered_send_is_closed() {
+        // Bound, never read: it answers nothing.
+        let silent = std::net::UdpSocket::bind(ANY_PORT).unwrap();
+        let provider = PooledUdpProvider::default();
+
+        // Sent, then the query was abandoned before any receive.
+        let s = socket(&provider).await;
+        s.send_to(b"ping", silent.local_addr().unwrap())
+            .await
+            .unwrap();
+        drop(s);
+        assert_eq!(provider.idle_sockets(), 0);
+
+        // Sent, then timed out while waiting for the answer.
+        let s = socket(&provider).await;
+        s.send_to(b"ping", silent.local_addr().unwrap())
+            .await
+            .unwrap();
+        let mut buf = [0u8; 16];
+        let waited = tokio::time::timeout(Duration::from_millis(20), s.recv_from(&mut buf)).await;
+        assert!(waited.is_err(), "nothing answers");
+        drop(s);
+        assert_eq!(provider.idle_sockets(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_socket_left_waiting_after_a_rejected_reply_is_closed() {
+        // One reply that hickory would reject (wrong id or question), then silence.
+        let server = UdpSocket::bind(ANY_PORT).await.unwrap();
+        let server_addr = server.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 16];
+            if let Ok((_, from)) = server.recv_from(&mut buf).await {
+                let _ = server.send_to(b"forged", from).await;
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let provider = PooledUdpProvider::default();
+        let s = socket(&provider).await;
+        s.send_to(b"ping", server_addr).await.unwrap();
+        let mut buf = [0u8; 16];
+        s.recv_from(&mut buf).await.unwrap();
+        // The real answer may still come: hickory waits for it, and gives up.
+        let waited = tokio::time::timeout(Duration::from_millis(20), s.recv_from(&mut buf)).await;
+        assert!(waited.is_err());
+        drop(s);
+        assert_eq!(provider.idle_sockets(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_late_answer_never_reaches_a_later_query() {
+        // Answers only when told to, after the query was given up.
+        let server = UdpSocket::bind(ANY_PORT).await.unwrap();
+        let server_addr = server.local_addr().unwrap();
+        let provider = PooledUdpProvider::default();
+        let s = socket(&provider).await;
+        let old_port = port(&s);
+        s.send_to(b"old", server_addr).await.unwrap();
+        let mut buf = [0u8; 16];
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), s.recv_from(&mut buf))
+                .await
+                .is_err()
+        );
+        drop(s);
+        assert_eq!(provider.idle_sockets(), 0);
+        let (_, client) = server.recv_from(&mut buf).await.unwrap();
+        assert_eq!(client.port(), old_port);
+        // The late answer goes to a closed port (or to whoever has it now, but not to us).
+        server.send_to(b"late", client).await.unwrap();
+
+        let echo = echo_server().await;
+        let next = socket(&provider).await;
+        exchange(&next, echo).await;
+    }
+
+    #[tokio::test]
+    async fn a_datagram_arriving_while_idle_closes_the_socket() {
+        let server = echo_server().await;
+        let provider = PooledUdpProvider::default();
+        let s = socket(&provider).await;
+        let addr = s.local_addr().unwrap();
+        exchange(&s, server).await;
+        drop(s);
+        assert_eq!(provider.idle_sockets(), 1);
+
+        let stranger = UdpSocket::bind(ANY_PORT).await.unwrap();
+        stranger.send_to(b"stray", addr).await.unwrap();
+        // Let tokio's reactor see the socket become readable.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+
+        let next = socket(&provider).await;
+        assert_eq!(provider.idle_sockets(), 0, "the idle socket was closed");
+        // A fresh socket: its first datagram is the echo, not the stray.
+        exchange(&next, server).await;
+    }
+
+    #[tokio::test]
+    async fn a_socket_is_closed_after_its_query_cap() {
+        let server = echo_server().await;
+        let provider = PooledUdpProvider::with_limits(DEFAULT_MAX_IDLE, 3);
+        let first = socket(&provider).await;
+        let first_port = port(&first);
+        exchange(&first, server).await;
+        drop(first);
+        for served in 2..=3 {
+            let s = socket(&provider).await;
+            assert_eq!(port(&s), first_port);
+            exchange(&s, server).await;
+            drop(s);
+            let expected_idle = if served < 3 { 1 } else { 0 };
+            assert_eq!(
+                provider.idle_sockets(),
+                expected_idle,
+                "after {served} queries"
+            );
+        }
+        let fresh = socket(&provider).await;
+        exchange(&fresh, server).await;
+        drop(fresh);
+        assert_eq!(provider.idle_sockets(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_idle_pool_is_bounded() {
+        let server = echo_server().await;
+        let provider = PooledUdpProvider::with_limits(2, DEFAULT_MAX_QUERIES);
+        let mut in_use = Vec::new();
+        for _ in 0..5 {
+            in_use.push(socket(&provider).await);
+        }
+        for s in &in_use {
+            exchange(s, server).await;
+        }
+        drop(in_use);
+        assert_eq!(provider.idle_sockets(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_explicit_local_port_is_bound_exactly_and_not_pooled() {
+        let server = echo_server().await;
+        let free = std::net::UdpSocket::bind(ANY_PORT)
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let provider = PooledUdpProvider::default();
+        let s = provider.bind_udp(free, server).await.unwrap();
+        assert_eq!(s.local_addr().unwrap(), free);
+        exchange(&s, server).await;
+        drop(s);
+        assert_eq!(provider.idle_sockets(), 0);
+    }
+
+    /// A DNS server on 127.0.0.1 answering every A query with 192.0.2.1, over UDP (truncated,
+    /// without answers, when `truncate`) and TCP. Records the UDP source ports it saw.
+    async fn dns_server(truncate: bool) -> (SocketAddr, Arc<Mutex<Vec<u16>>>, Arc<AtomicUsize>) {
+        fn answer(query: &[u8], truncate: bool) -> Vec<u8> {
+            let query = Message::from_vec(query).unwrap();
+            let mut response = Message::response(query.metadata.id, OpCode::Query);
+            response.metadata.recursion_desired = query.metadata.recursion_desired;
+            response.metadata.recursion_available = true;
+            response.metadata.truncation = truncate;
+            for q in &query.queries {
+                response.add_query(q.clone());
+                if !truncate {
+                    let a = RData::A(A(Ipv4Addr::new(192, 0, 2, 1)));
+                    response.add_answer(Record::from_rdata(q.name().clone(), 60, a));
+                }
+            }
+            response.to_vec().unwrap()
+        }
+        let udp = UdpSocket::bind(ANY_PORT).await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        let tcp = TcpListener::bind(addr).await.unwrap();
+        let ports = Arc::new(Mutex::new(Vec::new()));
+        let tcp_queries = Arc::new(AtomicUsize::new(0));
+        let seen = ports.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1500];
+            while let Ok((len, from)) = udp.recv_from(&mut buf).await {
+                lock(&seen).push(from.port());
+                let _ = udp.send_to(&answer(&buf[..len], truncate), from).await;
+            }
+        });
+        let counted = tcp_queries.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = tcp.accept().await {
+                let counted = counted.clone();
+                tokio::spawn(async move {
+                    let mut len = [0u8; 2];
+                    while conn.read_exact(&mut len).await.is_ok() {
+                        let mut query = vec![0u8; u16::from_be_bytes(len) as usize];
+                        if conn.read_exact(&mut query).await.is_err() {
+                            return;
+                        }
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        let response = answer(&query, false);
+                        let mut framed = (response.len() as u16).to_be_bytes().to_vec();
+                        framed.extend_from_slice(&response);
+                        if conn.write_all(&framed).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, ports, tcp_queries)
+    }
+
+    fn resolver_for(server: SocketAddr) -> Ipv4Resolver {
+        Ipv4Resolver::new(ResolverSettings {
+            nameservers: Some(vec![server]),
+            timeout: Some(Duration::from_secs(2)),
+            attempts: Some(1),
+            fallback: false,
+        })
+    }
+
+    #[tokio::test]
+    async fn the_resolver_reuses_one_socket_for_sequential_lookups() {
+        let (server, ports, _) = dns_server(false).await;
+        let resolver = resolver_for(server);
+        for i in 0..20 {
+            let answer = resolver.resolve(&format!("n{i}.pool.test")).await.unwrap();
+            assert_eq!(answer.addresses, vec![Ipv4Addr::new(192, 0, 2, 1)]);
+        }
+        let mut ports = lock(&ports).clone();
+        assert_eq!(ports.len(), 20);
+        ports.dedup();
+        assert_eq!(ports.len(), 1, "one source port for all queries: {ports:?}");
+    }
+
+    #[tokio::test]
+    async fn truncated_answers_still_fall_back_to_tcp() {
+        let (server, ports, tcp_queries) = dns_server(true).await;
+        let resolver = resolver_for(server);
+        for i in 0..3 {
+            let answer = resolver
+                .resolve(&format!("big{i}.pool.test"))
+                .await
+                .unwrap();
+            assert_eq!(answer.addresses, vec![Ipv4Addr::new(192, 0, 2, 1)]);
+        }
+        assert_eq!(lock(&ports).len(), 3, "asked over UDP first");
+        assert_eq!(tcp_queries.load(Ordering::Relaxed), 3, "answered over TCP");
+    }
+}
