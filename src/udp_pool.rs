@@ -37,8 +37,9 @@ use tokio::net::UdpSocket;
 
 use crate::locking::lock;
 
-/// Idle sockets kept per resolver.
-pub const DEFAULT_MAX_IDLE: usize = 64;
+/// Idle sockets kept per resolver: enough for a few hundred lookups in flight (a server under
+/// load) to find a socket ready instead of binding one.
+pub const DEFAULT_MAX_IDLE: usize = 256;
 /// Queries one socket serves before it is closed, so that its port changes now and then.
 pub const DEFAULT_MAX_QUERIES: u32 = 1000;
 
