@@ -514,7 +514,7 @@ async function inner() {
     `${fmtMb(m.atStart.young)} -> ${fmtMb(m.before.young)} -> ${fmtMb(m.after.young)} MB; outside the V8 heap ` +
     `${fmtMb(m.atStart.native)} -> ${fmtMb(m.before.native)} -> ${fmtMb(m.after.native)} MB; ${m.errors} errors, ${(m.ms / 1000).toFixed(1)} s a round)`
   results.notes.push(`6: RSS at start -> after round 1 -> after round 2, in a fresh process each (settled by 3 full GCs): ` +
-    `ipv4-force ${memNote(mem.ipv4)}; resolve4 ${memNote(mem.resolve4)}; cacheable-lookup ${memNote(mem.cacheable)}; ` +
+    `ipv4-force ${memNote(mem.ipv4)}; resolve4 (the 100k cold lookups only: it has no cache) ${memNote(mem.resolve4)}; cacheable-lookup ${memNote(mem.cacheable)}; ` +
     `100k patched connects by name ${memNote(soak.ipv4)}; 100k unpatched connects by IP ${memNote(soak.byIp)}.`,
   '   Round 1 includes V8 growing its young generation (semi-spaces from 1 to 16 MB, never given back) under this ' +
     'allocation rate, whatever does the allocating: Node\'s own resolve4 and unpatched connects by IP show it too. ' +
