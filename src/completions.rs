@@ -8,14 +8,24 @@ use std::time::Duration;
 use crate::locking::lock;
 
 pub struct Completions<T> {
-    items: Mutex<Vec<T>>,
+    state: Mutex<State<T>>,
     ready: Condvar,
+}
+
+struct State<T> {
+    items: Vec<T>,
+    /// Threads blocked in `take_within`: a push wakes one only when there is one (waking costs a
+    /// system call, and the main thread's collector never waits here).
+    waiters: usize,
 }
 
 impl<T> Default for Completions<T> {
     fn default() -> Self {
         Completions {
-            items: Mutex::new(Vec::new()),
+            state: Mutex::new(State {
+                items: Vec::new(),
+                waiters: 0,
+            }),
             ready: Condvar::new(),
         }
     }
@@ -24,29 +34,33 @@ impl<T> Default for Completions<T> {
 impl<T> Completions<T> {
     /// Adds `item`; true when the list was empty, i.e. when the collector needs telling.
     pub fn push(&self, item: T) -> bool {
-        let was_empty = {
-            let mut items = lock(&self.items);
-            items.push(item);
-            items.len() == 1
+        let (was_empty, wake) = {
+            let mut state = lock(&self.state);
+            state.items.push(item);
+            (state.items.len() == 1, state.waiters > 0)
         };
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
         was_empty
     }
 
     /// Everything pushed since the last take, without waiting.
     pub fn take_now(&self) -> Vec<T> {
-        std::mem::take(&mut *lock(&self.items))
+        std::mem::take(&mut lock(&self.state).items)
     }
 
     /// Everything pushed since the last take, waiting up to `timeout` for at least one item
     /// (an empty list when none came).
     pub fn take_within(&self, timeout: Duration) -> Vec<T> {
-        let items = lock(&self.items);
-        let (mut items, _) = self
+        let mut state = lock(&self.state);
+        state.waiters += 1;
+        let (mut state, _) = self
             .ready
-            .wait_timeout_while(items, timeout, |items| items.is_empty())
+            .wait_timeout_while(state, timeout, |state| state.items.is_empty())
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        std::mem::take(&mut *items)
+        state.waiters -= 1;
+        std::mem::take(&mut state.items)
     }
 }
 
