@@ -45,9 +45,10 @@ function lookupError({ code, message, hostname, syscall }) {
 // Resolvers: one native resolver per distinct configuration (the cache lives behind it, in Rust,
 // shared by every caller and worker thread in the process).
 
-// Hot answers are also kept in this thread, so a repeated lookup costs a Map read instead of a
-// call into Rust (from the second lookup of a name on). An entry lives at most FRONT_MAX_AGE_MS (and never past its TTL), so an answer
-// refreshed in Rust, or cleared by another thread's clearCache(), is seen within a second.
+// Hot answers are also kept in this thread (from the second lookup of a name on), so a repeated
+// lookup costs a Map read instead of a call into Rust. An entry lives at most FRONT_MAX_AGE_MS (and
+// never past its TTL), so an answer refreshed in Rust, or cleared by another thread's
+// clearCache(), is seen within a second.
 const FRONT_MAX_AGE_MS = 1000
 const FRONT_MAX_ENTRIES = 2048
 
@@ -164,6 +165,7 @@ class WorkerThreadLookups {
 function settleFinished(pending, finished, owner) {
   for (const { id, outcome } of finished) {
     const resolve = pending.get(id)
+    if (resolve === undefined) continue // cannot happen; never throw inside the native callback
     pending.delete(id)
     resolve(outcome)
   }

@@ -111,9 +111,13 @@ impl NativeResolver {
     /// a hot lookup never crosses to the tokio runtime.
     #[napi(catch_unwind)]
     pub fn answer_now(&self, hostname: String) -> Option<JsOutcome> {
-        panic_if_test_hook("answer_now", &hostname);
+        self.known_outcome(&hostname)
+    }
+
+    fn known_outcome(&self, hostname: &str) -> Option<JsOutcome> {
+        panic_if_test_hook("answer_now", hostname);
         self.service
-            .answer_now(&hostname)
+            .answer_now(hostname)
             .map(|(outcome, fresh_until)| to_js(outcome, fresh_until))
     }
 
@@ -223,7 +227,7 @@ impl LookupDispatcher {
         id: u32,
         hostname: String,
     ) -> Option<JsOutcome> {
-        if let Some(now) = resolver.answer_now(hostname.clone()) {
+        if let Some(now) = resolver.known_outcome(&hostname) {
             return Some(now);
         }
         let notify = self.notify.clone();
