@@ -383,7 +383,7 @@ async function inner() {
 
   // Each later section starts from a clean heap: the cold runs leave cacheable-lookup's cache with
   // ~100k names (TTL 300 s) in the old generation, and the garbage collection that costs slowed every
-  // allocation-heavy path measured after it (connect by name: +4 µs per connect, for every lookup).
+  // allocation-heavy path measured after it (connects by name cost ~4 µs more, whichever lookup they used).
   const cleanSlate = () => {
     cl.clear()
     api.clearCache()
@@ -511,7 +511,7 @@ async function inner() {
       () => growth(mem.ipv4, 'before') < 20),
     row('6b   ... round 1, fresh process (MB)', cells(mem, 'atStart', 'before'), fmtMb, null, 'info', null),
     row('6c   ... round 1, outside the V8 heap (MB)', cells(mem, 'atStart', 'before', 'native'), fmtMb, null, 'info', null),
-    row('6d RSS growth, 100k connects, round 2 / round 1 (MB)', {
+    row('6d RSS growth, 100k connects via patchNet, round 2 (MB)', {
       ipv4: [growth(soak.ipv4, 'before')],
       byIp: [growth(soak.byIp, 'before')],
     }, fmtMb, null, '< 20 MB', () => growth(soak.ipv4, 'before') < 20),
