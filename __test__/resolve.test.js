@@ -260,6 +260,17 @@ describe('cache: TTL, de-duplication, negative caching', () => {
     expect(server.countQueries('nope-cached.test', 'A')).toBe(2)
   })
 
+  test('errorTtl and maxTtl of Infinity keep answers and failures instead of failing the lookup', async () => {
+    const opts = fresh({ errorTtl: Infinity, maxTtl: Infinity })
+    server.resetCounts()
+    for (let i = 0; i < 2; i++) {
+      expect((await rejection(resolveIPv4('nope-forever.test', opts))).code).toBe('ENOTFOUND')
+      expect(await resolveIPv4('dual.test', opts)).toEqual(['127.0.0.1'])
+    }
+    expect(server.countQueries('nope-forever.test', 'A')).toBe(1)
+    expect(server.countQueries('dual.test', 'A')).toBe(1)
+  })
+
   test('clearCache() forgets every answer', async () => {
     const opts = fresh()
     server.resetCounts()

@@ -1,27 +1,30 @@
 //! A TTL cache with in-flight de-duplication: concurrent misses for one key share one
 //! computation, and a fresh entry is read without any await (the hot path of every connect).
+//! Bounded: when full, the least recently used entry makes room, so a burst of one-off names
+//! cannot push out the names a server connects to all the time.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lru::LruCache;
 use tokio::sync::OnceCell;
 
 use crate::locking::lock;
 
 pub struct TtlCache<V> {
-    entries: Mutex<HashMap<String, (V, Instant)>>,
+    entries: Mutex<LruCache<String, (V, Instant)>>,
     in_flight: Mutex<HashMap<String, Arc<OnceCell<V>>>>,
-    capacity: usize,
 }
 
 impl<V: Clone> TtlCache<V> {
     pub fn new(capacity: usize) -> Self {
+        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         TtlCache {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(LruCache::new(capacity)),
             in_flight: Mutex::new(HashMap::new()),
-            capacity,
         }
     }
 
@@ -32,10 +35,14 @@ impl<V: Clone> TtlCache<V> {
 
     /// The value for `key` and when it expires, if it has not expired.
     pub fn get_with_expiry(&self, key: &str) -> Option<(V, Instant)> {
-        let entries = lock(&self.entries);
+        let mut entries = lock(&self.entries);
         match entries.get(key) {
             Some((value, expires)) if *expires > Instant::now() => Some((value.clone(), *expires)),
-            _ => None,
+            Some(_) => {
+                entries.pop(key);
+                None
+            }
+            None => None,
         }
     }
 
@@ -73,16 +80,7 @@ impl<V: Clone> TtlCache<V> {
         if ttl.is_zero() {
             return;
         }
-        let now = Instant::now();
-        let mut entries = lock(&self.entries);
-        if entries.len() >= self.capacity && !entries.contains_key(key) {
-            entries.retain(|_, (_, expires)| *expires > now);
-            // Still full of live entries: start over rather than grow without bound.
-            if entries.len() >= self.capacity {
-                entries.clear();
-            }
-        }
-        entries.insert(key.to_string(), (value, now + ttl));
+        lock(&self.entries).put(key.to_string(), (value, instant_after(ttl)));
     }
 
     pub fn clear(&self) {
@@ -93,6 +91,14 @@ impl<V: Clone> TtlCache<V> {
     pub fn entry_count(&self) -> usize {
         lock(&self.entries).len()
     }
+}
+
+/// Now + `ttl`, saturating: a TTL of `Duration::MAX` (maxTtl/errorTtl: Infinity) means a
+/// century, where `Instant + Duration::MAX` would overflow and panic.
+pub fn instant_after(ttl: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(ttl)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 #[cfg(test)]
@@ -141,6 +147,23 @@ mod tests {
             .await;
         assert_eq!(v, 2);
         assert_eq!(cache.get("k"), None, "a zero TTL is not kept");
+    }
+
+    #[test]
+    fn a_burst_of_new_names_does_not_push_out_a_name_in_use() {
+        let cache = TtlCache::<u32>::new(16);
+        cache.insert("db.internal", 1, Duration::from_secs(60));
+        for i in 0..1000 {
+            cache.insert(&format!("once{i}.example"), i, Duration::from_secs(60));
+            // The server keeps connecting to its database while one-off names come and go.
+            assert_eq!(cache.get("db.internal"), Some(1));
+        }
+        assert!(cache.entry_count() <= 16);
+        assert_eq!(
+            cache.get("once0.example"),
+            None,
+            "the least recently used went first"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::cache::TtlCache;
+use crate::cache::{instant_after, TtlCache};
 use crate::errors::LookupError;
 use crate::hostname::{parse_host, Host};
 use crate::locking::lock;
@@ -113,7 +113,7 @@ impl LookupService {
                 },
             )
             .await;
-        let fresh_until = Instant::now() + self.ttl(&outcome);
+        let fresh_until = instant_after(self.ttl(&outcome));
         (outcome, fresh_until)
     }
 
@@ -158,6 +158,20 @@ mod tests {
         assert!(service.answer_now("::1").is_some_and(|(o, _)| o.is_err()));
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(service.answer_now("::1").is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unbounded_error_ttl_keeps_a_failure_without_overflowing() {
+        // errorTtl: Infinity arrives as Duration::MAX; Instant + Duration::MAX would panic.
+        let cache_settings = CacheSettings {
+            max_ttl: Duration::MAX,
+            error_ttl: Duration::MAX,
+        };
+        let service = LookupService::new(ResolverSettings::default(), cache_settings);
+        let (outcome, fresh_until) = service.lookup("::1").await;
+        assert_eq!(outcome.unwrap_err().code, ErrorCode::AfNoSupport);
+        assert!(fresh_until > Instant::now() + Duration::from_secs(3600));
+        assert!(service.answer_now("::1").is_some_and(|(o, _)| o.is_err()));
     }
 
     #[test]
