@@ -31,7 +31,7 @@ use crate::service::{CacheSettings, LookupService, Outcome};
 /// mimalloc, not glibc malloc: each lookup allocates and frees on the tokio thread, where glibc's
 /// per-thread arena kept growing and trimming its heap (an mprotect system call per lookup); cold
 /// lookups cost ~25% less CPU with it. Built as mimalloc v2 with local-dynamic TLS, as a library
-/// loaded with dlopen needs: v3, or initial-exec TLS, crashed in worker threads loading the addon.
+/// loaded with dlopen needs: v3 crashed (either TLS model) in worker threads loading the addon.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
