@@ -11,8 +11,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 export declare class CompletionQueue {
   constructor()
-  /** Starts a lookup; `wait()` hands its outcome back under `id`. */
-  start(resolver: NativeResolver, id: number, hostname: string): void
+  /**
+   * The outcome when it needs no query (cache hit, literal). Otherwise `null`, and the lookup
+   * is started: `wait()` hands its outcome back under `id`.
+   */
+  lookup(resolver: NativeResolver, id: number, hostname: string): JsOutcome | null
   /** Resolves with every lookup finished since the last call (waiting up to 50 ms for one). */
   wait(): Promise<unknown>
 }

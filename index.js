@@ -138,10 +138,9 @@ class WorkerThreadLookups {
   }
 
   lookup(native, hostname) {
-    const now = native.answerNow(hostname)
-    if (now !== null) return now
     const id = (this.nextId = (this.nextId + 1) >>> 0)
-    this.queue.start(native, id, hostname)
+    const now = this.queue.lookup(native, id, hostname)
+    if (now !== null) return now
     const promise = new Promise((resolve) => this.pending.set(id, resolve))
     this.collect()
     return promise

@@ -153,21 +153,28 @@ fn to_js_batch(finished: Vec<Finished>) -> Vec<CompletedLookup> {
         .collect()
 }
 
-/// Starts the lookup of `hostname` on the tokio runtime; its outcome is pushed to `completed`
-/// under `id`, and `notify` runs when that push made the list non-empty.
-fn start_lookup(
-    service: Arc<LookupService>,
-    completed: Arc<Completions<Finished>>,
+/// The outcome of `hostname` when it needs no query (cache hit, literal). Otherwise `None`, and
+/// the lookup is started on the tokio runtime: its outcome is pushed to `completed` under `id`,
+/// and `notify` runs when that push made the list non-empty.
+fn answer_or_start(
+    resolver: &NativeResolver,
+    completed: &Arc<Completions<Finished>>,
     id: u32,
     hostname: String,
     notify: impl FnOnce() + Send + 'static,
-) {
+) -> Option<JsOutcome> {
+    if let Some(now) = resolver.known_outcome(&hostname) {
+        return Some(now);
+    }
+    let service = resolver.service.clone();
+    let completed = completed.clone();
     napi::bindgen_prelude::spawn(async move {
         let outcome = lookup_catching_panics(&service, &hostname).await;
         if completed.push((id, outcome)) {
             notify();
         }
     });
+    None
 }
 
 /// A panic inside a lookup comes back as EINTERNAL instead of unwinding into the runtime.
@@ -227,20 +234,10 @@ impl LookupDispatcher {
         id: u32,
         hostname: String,
     ) -> Option<JsOutcome> {
-        if let Some(now) = resolver.known_outcome(&hostname) {
-            return Some(now);
-        }
         let notify = self.notify.clone();
-        start_lookup(
-            resolver.service.clone(),
-            self.completed.clone(),
-            id,
-            hostname,
-            move || {
-                notify.call((), ThreadsafeFunctionCallMode::NonBlocking);
-            },
-        );
-        None
+        answer_or_start(resolver, &self.completed, id, hostname, move || {
+            notify.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        })
     }
 }
 
@@ -269,17 +266,17 @@ impl CompletionQueue {
         }
     }
 
-    /// Starts a lookup; `wait()` hands its outcome back under `id`.
-    #[napi]
-    pub fn start(&self, resolver: &NativeResolver, id: u32, hostname: String) {
+    /// The outcome when it needs no query (cache hit, literal). Otherwise `null`, and the lookup
+    /// is started: `wait()` hands its outcome back under `id`.
+    #[napi(catch_unwind)]
+    pub fn lookup(
+        &self,
+        resolver: &NativeResolver,
+        id: u32,
+        hostname: String,
+    ) -> Option<JsOutcome> {
         // The waiter is woken by the push itself (a condition variable): nothing more to notify.
-        start_lookup(
-            resolver.service.clone(),
-            self.completed.clone(),
-            id,
-            hostname,
-            || {},
-        );
+        answer_or_start(resolver, &self.completed, id, hostname, || {})
     }
 
     /// Resolves with every lookup finished since the last call (waiting up to 50 ms for one).
