@@ -13,11 +13,11 @@ export declare class CompletionQueue {
   constructor()
   /**
    * The outcome when it needs no query (cache hit, literal). Otherwise `null`, and the lookup
-   * is started: `wait()` hands its outcome back under `id`.
+   * is started: `takeNow()` hands its outcome back under `id` once it has finished.
    */
   lookup(resolver: NativeResolver, id: number, hostname: string): JsOutcome | null
-  /** Resolves with every lookup finished since the last call (waiting up to 50 ms for one). */
-  wait(): Promise<unknown>
+  /** Every lookup finished since the last call; never waits. */
+  takeNow(): Array<CompletedLookup>
 }
 
 /**
@@ -99,6 +99,12 @@ export interface DiagnoseTcp4 {
   error?: string
   message: string
 }
+
+/**
+ * The ENODATA failure for a host whose only addresses are IPv6, with the advice a person needs
+ * (used when a connection's own lookup function answered IPv6 only).
+ */
+export declare function ipv6OnlyFailure(hostname: string, ipv6Seen?: string | undefined | null): LookupFailure
 
 /** A successful lookup: the addresses, and how long the JS layer may reuse them. */
 export interface LookupAnswer {

@@ -839,4 +839,5 @@ module.exports.CompletionQueue = nativeBinding.CompletionQueue
 module.exports.LookupDispatcher = nativeBinding.LookupDispatcher
 module.exports.NativeResolver = nativeBinding.NativeResolver
 module.exports.diagnose = nativeBinding.diagnose
+module.exports.ipv6OnlyFailure = nativeBinding.ipv6OnlyFailure
 module.exports.redactTarget = nativeBinding.redactTarget

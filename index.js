@@ -4,10 +4,12 @@
 // this file adapts them to Node's callback and socket conventions.
 
 const net = require('node:net')
-const { debuglog } = require('node:util')
+const dns = require('node:dns')
+const { debuglog, promisify } = require('node:util')
 const { isMainThread } = require('node:worker_threads')
-const { NativeResolver, LookupDispatcher, CompletionQueue } = require('./native.js')
+const native = require('./native.js')
 
+const { NativeResolver, LookupDispatcher, CompletionQueue } = native
 const debug = debuglog('ipv4-force')
 
 // Node marks the `[options, cb]` array that net.connect / http.Agent / undici pass to
@@ -15,14 +17,20 @@ const debug = debuglog('ipv4-force')
 const kNormalizedArgs = Object.getOwnPropertySymbols(net._normalizeArgs([]))[0]
 
 const RESOLVER_OPTIONS = ['nameservers', 'timeout', 'attempts', 'fallback', 'maxTtl', 'errorTtl']
-const PATCH_OPTIONS = [...RESOLVER_OPTIONS, 'hosts', 'allowIPv6Literals']
+const PATCH_OPTIONS = [...RESOLVER_OPTIONS, 'hosts', 'allowIPv6Literals', 'dnsLookup']
 
 // ---------------------------------------------------------------------------------------------
 // Errors shaped like Node's
 
+function describeReceived(actual) {
+  if (actual === null) return 'null'
+  if (typeof actual === 'function') return `function ${actual.name}`
+  if (typeof actual === 'object') return 'an instance of ' + (actual.constructor?.name ?? 'Object')
+  return `type ${typeof actual} (${String(actual).slice(0, 25)})`
+}
+
 function invalidArgType(name, expected, actual) {
-  const received = actual === null ? 'null' : `type ${typeof actual}`
-  const err = new TypeError(`The "${name}" argument must be ${expected}. Received ${received}`)
+  const err = new TypeError(`The "${name}" argument must be ${expected}. Received ${describeReceived(actual)}`)
   err.code = 'ERR_INVALID_ARG_TYPE'
   return err
 }
@@ -33,12 +41,54 @@ function invalidArgValue(name, why) {
   return err
 }
 
+function outOfRange(name, why) {
+  const err = new RangeError(`The value of "${name}" is out of range. ${why}`)
+  err.code = 'ERR_OUT_OF_RANGE'
+  return err
+}
+
 function lookupError({ code, message, hostname, syscall }) {
   const err = new Error(message)
   err.code = code
   err.hostname = hostname
   err.syscall = syscall
   return err
+}
+
+// Options of ipv4-force itself are read from own properties only: a property added to
+// Object.prototype (prototype pollution) must never redirect lookups.
+function own(options, key) {
+  return Object.prototype.hasOwnProperty.call(options, key) ? options[key] : undefined
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers are delivered in a later turn of the event loop, as getaddrinfo's are: never inside the
+// call that asked (a lookup answered within the tick of Socket#connect can reach a Node bug that
+// aborts the process when the socket is destroyed at once). One setImmediate serves every answer
+// given in the same turn.
+
+let deliveries = []
+
+function deliverLater(callback, err, address, family) {
+  if (deliveries.push(callback, err, address, family) === 4) setImmediate(flushDeliveries)
+}
+
+function flushDeliveries() {
+  const batch = deliveries
+  deliveries = []
+  for (let i = 0; i < batch.length; i += 4) {
+    try {
+      batch[i](batch[i + 1], batch[i + 2], batch[i + 3])
+    } catch (err) {
+      // As with separate callbacks, one that throws does not cost the others their answer.
+      const rest = batch.slice(i + 4)
+      if (rest.length > 0) {
+        if (deliveries.length === 0) setImmediate(flushDeliveries)
+        deliveries = rest.concat(deliveries)
+      }
+      throw err
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -53,8 +103,8 @@ const FRONT_MAX_AGE_MS = 1000
 const FRONT_MAX_ENTRIES = 2048
 
 class Resolver {
-  constructor(native) {
-    this.native = native
+  constructor(nativeResolver) {
+    this.native = nativeResolver
     this.front = new Map()
   }
 
@@ -113,9 +163,9 @@ class MainThreadLookups {
     this.keepAlive.unref()
   }
 
-  lookup(native, hostname) {
+  lookup(nativeResolver, hostname) {
     const id = (this.nextId = (this.nextId + 1) >>> 0)
-    const now = this.dispatcher.lookup(native, id, hostname)
+    const now = this.dispatcher.lookup(nativeResolver, id, hostname)
     if (now !== null) return now
     if (this.pending.size === 0) this.keepAlive.ref()
     return new Promise((resolve) => this.pending.set(id, resolve))
@@ -126,38 +176,40 @@ class MainThreadLookups {
   }
 }
 
-// In worker threads, lookups settle through a CompletionQueue (one libuv work item collecting
-// every finished lookup) instead of a threadsafe function: with Node < 24.14, a threadsafe
-// function pending when a worker is terminated can corrupt memory (nodejs/node#58484).
+// Worker threads collect finished lookups from a CompletionQueue with a timer, while any are
+// pending. Not a threadsafe function: with Node < 24.14 one pending when a worker is terminated
+// can corrupt memory (nodejs/node#58484). Not a libuv work item either: a worker waiting on
+// lookups would hold a threadpool thread that fs, zlib and crypto need. The timer costs a
+// millisecond of latency at most, and nothing once the lookups have settled.
+const WORKER_POLL_MS = 1
+
 class WorkerThreadLookups {
   constructor() {
     this.queue = new CompletionQueue()
     this.pending = new Map()
     this.nextId = 0
-    this.waiting = false
+    this.timer = null
   }
 
-  lookup(native, hostname) {
+  lookup(nativeResolver, hostname) {
     const id = (this.nextId = (this.nextId + 1) >>> 0)
-    const now = this.queue.lookup(native, id, hostname)
+    const now = this.queue.lookup(nativeResolver, id, hostname)
     if (now !== null) return now
     const promise = new Promise((resolve) => this.pending.set(id, resolve))
-    this.collect()
+    if (this.timer === null) this.timer = setInterval(() => this.poll(), WORKER_POLL_MS)
     return promise
   }
 
-  // Keeps one wait outstanding while lookups are pending, none otherwise (so the thread can exit).
-  collect() {
-    if (this.waiting || this.pending.size === 0) return
-    this.waiting = true
-    this.queue.wait().then((finished) => {
-      this.waiting = false
-      settleFinished(this.pending, finished, this)
-    })
+  poll() {
+    const finished = this.queue.takeNow()
+    if (finished.length > 0) settleFinished(this.pending, finished, this)
   }
 
   settled() {
-    this.collect()
+    if (this.pending.size === 0 && this.timer !== null) {
+      clearInterval(this.timer)
+      this.timer = null
+    }
   }
 }
 
@@ -181,8 +233,13 @@ function isAnswer(outcome) {
   return outcome.addresses !== undefined
 }
 
-// One resolver per distinct configuration; the shared cache lives behind it, in Rust.
+// One resolver per distinct configuration while something uses it: the map holds them weakly, so
+// a configuration nobody refers to any more (and its cache in Rust) is freed.
 const resolvers = new Map()
+const forgetResolver = new FinalizationRegistry((key) => {
+  const ref = resolvers.get(key)
+  if (ref !== undefined && ref.deref() === undefined) resolvers.delete(key)
+})
 let systemResolver = null
 // Callers that pass the same options object on every call skip re-reading it: an options object
 // is read once, so pass a new object to change settings.
@@ -193,57 +250,67 @@ function resolverFor(options) {
     if (systemResolver === null) systemResolver = resolverFor({})
     return systemResolver
   }
-  if (typeof options !== 'object') throw invalidArgType('options', 'an object', options)
+  if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
   const known = resolverByOptions.get(options)
   if (known) return known
   const picked = {}
-  for (const key of RESOLVER_OPTIONS) if (options[key] !== undefined) picked[key] = options[key]
+  for (const key of RESOLVER_OPTIONS) {
+    const value = own(options, key)
+    if (value !== undefined) picked[key] = value
+  }
   checkResolverOptions(picked)
   const key = JSON.stringify(picked)
-  let resolver = resolvers.get(key)
+  let resolver = resolvers.get(key)?.deref()
   if (!resolver) {
+    let nativeResolver
     try {
-      resolver = new Resolver(new NativeResolver(picked))
+      nativeResolver = new NativeResolver(picked)
     } catch (e) {
-      throw invalidArgValue('nameservers', e.message)
+      throw invalidArgValue('options', e.message)
     }
-    resolvers.set(key, resolver)
+    resolver = new Resolver(nativeResolver)
+    resolvers.set(key, new WeakRef(resolver))
+    forgetResolver.register(resolver, key)
   }
   resolverByOptions.set(options, resolver)
   return resolver
 }
 
+// Types and ranges, checked once for every entry point. Numbers must be finite; `Infinity` is
+// documented for the two TTL bounds ("keep as long as the DNS says").
 function checkResolverOptions(o) {
   if (o.nameservers !== undefined && !(Array.isArray(o.nameservers) && o.nameservers.every((s) => typeof s === 'string'))) {
     throw invalidArgType('options.nameservers', 'an array of strings', o.nameservers)
   }
   for (const name of ['timeout', 'attempts']) {
     const v = o[name]
-    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) {
-      throw invalidArgValue(name, `expected a non-negative integer, got ${String(v)}`)
+    if (v === undefined) continue
+    if (typeof v !== 'number') throw invalidArgType(`options.${name}`, 'of type number', v)
+    if (!(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) {
+      throw outOfRange(`options.${name}`, `It must be an integer >= 0 and <= 4294967295. Received ${String(v)}`)
     }
   }
   for (const name of ['maxTtl', 'errorTtl']) {
     const v = o[name]
-    if (v !== undefined && !(typeof v === 'number' && v >= 0)) {
-      throw invalidArgValue(name, `expected a number of seconds >= 0, got ${String(v)}`)
-    }
+    if (v === undefined) continue
+    if (typeof v !== 'number') throw invalidArgType(`options.${name}`, 'of type number', v)
+    if (!(v >= 0)) throw outOfRange(`options.${name}`, `It must be a number of seconds >= 0 (Infinity allowed). Received ${String(v)}`)
   }
   if (o.fallback !== undefined && typeof o.fallback !== 'boolean') {
-    throw invalidArgType('options.fallback', 'a boolean', o.fallback)
+    throw invalidArgType('options.fallback', 'of type boolean', o.fallback)
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // resolveIPv4 and lookup
 
-function settle(outcome) {
-  return isAnswer(outcome) ? outcome.addresses.slice() : Promise.reject(lookupError(outcome))
-}
-
 function resolveWith(resolver, hostname) {
   const outcome = resolver.lookup(hostname)
   if (outcome instanceof Promise) return outcome.then(settle)
+  return settle(outcome)
+}
+
+function settle(outcome) {
   return isAnswer(outcome) ? Promise.resolve(outcome.addresses.slice()) : Promise.reject(lookupError(outcome))
 }
 
@@ -261,15 +328,11 @@ function resolveIPv4(hostname, options) {
   return resolveWith(resolver, hostname)
 }
 
-// Answers a dns.lookup-style callback from an outcome, always asynchronously (as dns.lookup does).
+// Answers a dns.lookup-style callback from an outcome, in a later turn of the event loop.
 function answer(outcome, all, callback) {
-  if (!isAnswer(outcome)) {
-    process.nextTick(callback, lookupError(outcome))
-  } else if (all) {
-    process.nextTick(callback, null, outcome.addresses.map((address) => ({ address, family: 4 })))
-  } else {
-    process.nextTick(callback, null, outcome.addresses[0], 4)
-  }
+  if (!isAnswer(outcome)) deliverLater(callback, lookupError(outcome))
+  else if (all) deliverLater(callback, null, outcome.addresses.map((address) => ({ address, family: 4 })))
+  else deliverLater(callback, null, outcome.addresses[0], 4)
 }
 
 function lookupWith(resolver, hostname, all, callback) {
@@ -278,19 +341,49 @@ function lookupWith(resolver, hostname, all, callback) {
   outcome.then(
     (later) => answer(later, all, callback),
     // Resolver#lookup never rejects by design; this is a last guard so a callback is always called.
-    (err) => process.nextTick(callback, err),
+    (err) => deliverLater(callback, err),
   )
 }
 
+const DNS_ORDERS = ['verbatim', 'ipv4first', 'ipv6first']
+const DNS_FAMILIES = [0, 4, 6]
+const DNS_HINTS = dns.ADDRCONFIG | dns.ALL | dns.V4MAPPED
+
+/**
+ * `{callback, all}` when Node's dns.lookup would accept these arguments, null when it would throw
+ * (the caller then lets Node's own dns.lookup throw its own error). Mirrors lib/dns.js.
+ */
+function acceptedLookupCall(hostname, options, callback) {
+  if (hostname && typeof hostname !== 'string') return null
+  if (typeof options === 'function') return { callback: options, all: false }
+  if (typeof callback !== 'function') return null
+  if (typeof options === 'number') return DNS_FAMILIES.includes(options) ? { callback, all: false } : null
+  if (options !== undefined && typeof options !== 'object') return null
+  if (options === undefined || options === null) return { callback, all: false }
+  const { hints, family, all, verbatim, order } = options
+  if (hints != null && !(typeof hints === 'number' && ((hints >>> 0) & ~DNS_HINTS) === 0)) return null
+  if (family != null && family !== 'IPv4' && family !== 'IPv6' && !DNS_FAMILIES.includes(family)) return null
+  if (all != null && typeof all !== 'boolean') return null
+  if (verbatim != null && typeof verbatim !== 'boolean') return null
+  if (order != null && !DNS_ORDERS.includes(order)) return null
+  return { callback, all: all === true }
+}
+
+// Lets Node's dns.lookup throw its own error for arguments it rejects. With an IP literal for a
+// name and callbacks that do nothing, it sends no query.
+function throwNodeLookupError(hostname, options, callback) {
+  const probe = hostname && typeof hostname !== 'string' ? hostname : '0.0.0.0'
+  if (typeof options === 'function') nodeDnsLookup(probe, noop)
+  else nodeDnsLookup(probe, options, typeof callback === 'function' ? noop : callback)
+  throw invalidArgValue('options', 'not accepted by dns.lookup')
+}
+const nodeDnsLookup = dns.lookup
+
 function lookupFrom(resolver, hostname, options, callback) {
-  if (typeof options === 'function') {
-    callback = options
-    options = {}
-  }
-  if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback)
+  const call = acceptedLookupCall(hostname, options, callback)
+  if (call === null) throwNodeLookupError(hostname, options, callback)
   if (typeof hostname !== 'string') throw invalidArgType('hostname', 'of type string', hostname)
-  const all = options !== null && typeof options === 'object' && options.all === true
-  lookupWith(resolver || resolverFor(), hostname, all, callback)
+  lookupWith(resolver || resolverFor(), hostname, call.all, call.callback)
 }
 
 /**
@@ -310,11 +403,18 @@ function createLookup(resolverOptions) {
 }
 
 function clearCache() {
-  for (const resolver of resolvers.values()) resolver.clearCache()
+  for (const ref of resolvers.values()) ref.deref()?.clearCache()
 }
 
 // ---------------------------------------------------------------------------------------------
-// patchNet: a lookup injected into every Socket#connect by hostname
+// patchNet: every lookup of a connection, and dns.lookup, answered with IPv4
+//
+// Node's Socket#connect resolves a name with `options.lookup || dns.lookup`, read from the dns
+// module at connect time. So the patch replaces dns.lookup (and dns.promises.lookup) with an IPv4
+// lookup that accepts and rejects exactly what Node's does, and Node keeps doing everything
+// else: validation, Happy Eyeballs over the A records, 'lookup' events, timeouts. The connect
+// wrapper only steps in where dns.lookup is not used: IPv6 literals, a caller's own lookup, and
+// `dnsLookup: false`.
 
 let patch = null
 
@@ -338,35 +438,33 @@ function hostMatcher(hosts) {
 
 function patchConfig(options) {
   if (options === undefined || options === null) options = {}
-  if (typeof options !== 'object') throw invalidArgType('options', 'an object', options)
+  if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
   for (const key of Object.keys(options)) {
     if (!PATCH_OPTIONS.includes(key)) throw invalidArgValue(key, `unknown option (known: ${PATCH_OPTIONS.join(', ')})`)
   }
-  if (options.allowIPv6Literals !== undefined && typeof options.allowIPv6Literals !== 'boolean') {
-    throw invalidArgType('options.allowIPv6Literals', 'a boolean', options.allowIPv6Literals)
+  for (const name of ['allowIPv6Literals', 'dnsLookup']) {
+    const value = own(options, name)
+    if (value !== undefined && typeof value !== 'boolean') throw invalidArgType(`options.${name}`, 'of type boolean', value)
   }
   const resolver = resolverFor(options)
   return {
     resolver,
-    isForced: hostMatcher(options.hosts),
-    allowIPv6Literals: options.allowIPv6Literals === true,
+    isForced: hostMatcher(own(options, 'hosts')),
+    allowIPv6Literals: own(options, 'allowIPv6Literals') === true,
+    dnsLookup: own(options, 'dnsLookup') !== false,
     forcedLookup: makeForcedLookup(resolver),
   }
 }
 
+// The IPv4 lookup for one resolver, with NODE_DEBUG=ipv4-force's one line per forced lookup.
 function makeForcedLookup(resolver) {
   const logged = debug.enabled // NODE_DEBUG is read once, at start-up
-  return function ipv4ForceLookup(hostname, dnsOptions, callback) {
-    if (typeof dnsOptions === 'function') {
-      callback = dnsOptions
-      dnsOptions = {}
-    }
-    const all = Boolean(dnsOptions && dnsOptions.all)
+  return function ipv4ForceLookup(hostname, all, callback) {
     lookupWith(resolver, hostname, all, logged ? withDebugLine(hostname, callback) : callback)
   }
 }
 
-// NODE_DEBUG=ipv4-force: one line per forced connect, `host -> address`, nothing else.
+// NODE_DEBUG=ipv4-force: one line per forced lookup, `host -> address`, nothing else.
 function withDebugLine(hostname, callback) {
   return (err, address, family) => {
     if (err) debug('%s -> %s', hostname, err.code)
@@ -375,128 +473,252 @@ function withDebugLine(hostname, callback) {
   }
 }
 
-// The caller's own lookup decides; only its IPv4 answers are kept.
-function wrapCallerLookup(callerLookup) {
-  return function ipv4FilteredLookup(hostname, dnsOptions, callback) {
-    const all = Boolean(dnsOptions && dnsOptions.all)
-    callerLookup(hostname, Object.assign({}, dnsOptions, { family: 4, all: true }), (err, addresses) => {
-      if (err) return callback(err)
-      const list = (Array.isArray(addresses) ? addresses : [{ address: addresses, family: net.isIP(addresses) }])
-        .filter((a) => a && net.isIPv4(a.address))
-      if (list.length === 0) {
-        return callback(lookupError({
-          code: 'ENODATA',
-          hostname,
-          syscall: 'lookup',
-          message: `lookup ENODATA ${hostname}: the connection's own lookup function returned no IPv4 address, and ipv4-force only connects over IPv4`,
-        }))
-      }
-      const reply = debug.enabled ? withDebugLine(hostname, callback) : callback
-      if (all) reply(null, list.map((a) => ({ address: a.address, family: 4 })))
-      else reply(null, list[0].address, 4)
+// Decides for one name whether ipv4-force answers it; a `hosts` function that throws fails the
+// lookup (delivered as the connection's 'error') instead of throwing out of connect().
+function forcedOrError(config, hostname, callback) {
+  try {
+    return config.isForced(hostname)
+  } catch (err) {
+    deliverLater(callback, err)
+    return null
+  }
+}
+
+/** dns.lookup while patched: Node's checks and literals, IPv4 answers for forced names. */
+function makeDnsLookup(state) {
+  return function lookup(hostname, options, callback) {
+    const previous = state.previousLookup
+    if (!state.active) return previous.apply(this, arguments)
+    const call = acceptedLookupCall(hostname, options, callback)
+    // Invalid arguments get Node's own error; empty names and IP literals Node's own answer.
+    if (call === null || !hostname || net.isIP(hostname) !== 0) return previous.apply(this, arguments)
+    const config = state.config
+    const forced = forcedOrError(config, hostname, call.callback)
+    if (forced === null) return {}
+    if (!forced) return previous.apply(this, arguments)
+    config.forcedLookup(hostname, call.all, call.callback)
+    return {}
+  }
+}
+
+/** dns.promises.lookup while patched (and util.promisify(dns.lookup)). */
+function makePromisesLookup(state) {
+  return function lookup(hostname, options) {
+    const previous = state.previousPromisesLookup
+    if (!state.active) return previous.apply(this, arguments)
+    const call = typeof options === 'function' ? null : acceptedLookupCall(hostname, options, noop)
+    if (call === null || !hostname || net.isIP(hostname) !== 0) return previous.apply(this, arguments)
+    return new Promise((resolve, reject) => {
+      const forced = forcedOrError(state.config, hostname, reject)
+      if (forced === null) return
+      if (!forced) return resolve(previous.call(this, hostname, options))
+      state.config.forcedLookup(hostname, call.all, (err, address, family) => {
+        if (err) reject(err)
+        else resolve(call.all ? address : { address, family })
+      })
     })
   }
 }
 
-function ipv6LiteralLookup(literal) {
-  return function refuseIPv6Literal(_hostname, _dnsOptions, callback) {
-    callback(lookupError({
-      code: 'EAFNOSUPPORT',
-      hostname: literal,
-      syscall: 'connect',
-      message: `connect EAFNOSUPPORT ${literal}: this is an IPv6 address and ipv4-force is forcing IPv4 ` +
-        '(this network cannot reach IPv6). Connect to the service by hostname or IPv4 address, ' +
-        'or pass allowIPv6Literals: true to patchNet().',
-    }))
+function noop() {}
+
+// The same lookup in Socket#connect's calling convention, for `dnsLookup: false`.
+function connectLookup(config) {
+  return function ipv4ForceLookup(hostname, dnsOptions, callback) {
+    const forced = forcedOrError(config, hostname, callback)
+    if (forced === null) return
+    if (forced) config.forcedLookup(hostname, Boolean(dnsOptions && dnsOptions.all), callback)
+    else nodeDnsLookup(hostname, dnsOptions, callback)
   }
 }
 
-// ::ffff:a.b.c.d (any spelling) → a.b.c.d; other addresses → null. Decided in Rust.
+// A caller's own lookup (options.lookup) is called exactly as Node would call it; then valid IPv6
+// answers are dropped. Anything else passes unchanged, so Node judges bad answers itself.
+function ipv4FromCallerLookup(callerLookup, isForced) {
+  return function ipv4FilteredLookup(hostname, dnsOptions, callback) {
+    let forced
+    try {
+      forced = isForced(hostname)
+    } catch (err) {
+      return deliverLater(callback, err)
+    }
+    if (!forced) return callerLookup.call(this, hostname, dnsOptions, callback)
+    const all = Boolean(dnsOptions && dnsOptions.all)
+    const reply = debug.enabled ? withDebugLine(hostname, callback) : callback
+    callerLookup.call(this, hostname, dnsOptions, (err, address, family) => {
+      if (err || (all && !Array.isArray(address))) return callback(err, address, family)
+      if (all) {
+        const kept = withoutIPv6(address)
+        return kept === null ? callback(ipv6OnlyError(hostname, address.find(isValidIPv6Entry).address)) : reply(null, kept)
+      }
+      if (!(net.isIPv6(address) && (family === 4 || family === 6))) return reply(err, address, family)
+      // One IPv6 address where IPv4 was wanted: ask for the whole list, as Happy Eyeballs would.
+      callerLookup.call(this, hostname, Object.assign({}, dnsOptions, { all: true }), (err2, list) => {
+        const ipv4 = !err2 && Array.isArray(list) && list.find((a) => a && net.isIPv4(a.address))
+        if (ipv4) reply(null, ipv4.address, 4)
+        else callback(ipv6OnlyError(hostname, address))
+      })
+    })
+  }
+}
+
+function isValidIPv6Entry(entry) {
+  return entry !== null && typeof entry === 'object' && net.isIPv6(entry.address) && (entry.family === 4 || entry.family === 6)
+}
+
+// The answer list without its valid IPv6 entries (the others are left for Node to judge); null
+// when IPv6 entries were all there was to connect to.
+function withoutIPv6(addresses) {
+  const kept = addresses.filter((entry) => !isValidIPv6Entry(entry))
+  if (kept.length === addresses.length) return addresses
+  return kept.some((entry) => entry && net.isIPv4(entry.address)) ? kept : null
+}
+
+function ipv6OnlyError(hostname, ipv6) {
+  const failure = native.ipv6OnlyFailure(hostname, ipv6)
+  return lookupError(failure)
+}
+
+// A refused IPv6 literal fails the connection the way a failed connect does (an async 'error',
+// no 'lookup' event: Node emits none for literals), after Node has checked the other options.
+function refuseIPv6Literal(socket, literal, port) {
+  return function refuseLookup() {
+    const err = new Error(
+      `connect EAFNOSUPPORT ${literal}: ${literal} is an IPv6 address and ipv4-force is forcing IPv4 ` +
+        '(this network cannot reach IPv6). If a library resolved a hostname to this address itself, ' +
+        'make it use dns.lookup (which ipv4-force answers with IPv4) or give it an IPv4 address; ' +
+        'otherwise connect by hostname or IPv4 address, or pass allowIPv6Literals: true to patchNet().',
+    )
+    err.code = 'EAFNOSUPPORT'
+    err.errno = -97
+    err.syscall = 'connect'
+    err.address = literal
+    if (port !== undefined) err.port = port
+    process.nextTick(() => socket.destroy(err))
+  }
+}
+
+// ::ffff:a.b.c.d, in any spelling (the URL parser writes IPv6 canonically), → a.b.c.d.
 function mappedIPv4(literal) {
-  let outcome = null
+  let canonical
   try {
-    outcome = resolverFor().native.answerNow(literal)
+    canonical = new URL(`http://[${literal}]/`).hostname
   } catch {
-    // a panic caught in Rust: treat the literal as plain IPv6
+    return null
   }
-  return outcome !== null && isAnswer(outcome) ? outcome.addresses[0] : null
+  const m = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(canonical)
+  if (m === null) return null
+  const hi = parseInt(m[1], 16)
+  const lo = parseInt(m[2], 16)
+  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`
 }
 
-// Cheap tests first (this runs on every connect): an IPv4 literal starts with a digit, an IPv6
-// literal holds a colon; most hosts are names and skip both regular expressions.
-function isIPv4Literal(host) {
-  const first = host.charCodeAt(0)
-  return first >= 0x30 && first <= 0x39 && net.isIPv4(host)
+// Options for Node with some properties replaced: an object inheriting from the caller's, so
+// every property is read as Node reads it (inherited ones and getters too), and the caller's
+// object is never changed.
+function withOptions(options, cb, changes) {
+  const derived = Object.create(options)
+  for (const key of Object.keys(changes)) {
+    Object.defineProperty(derived, key, { value: changes[key], enumerable: true, writable: true, configurable: true })
+  }
+  const args = [derived, cb]
+  args[kNormalizedArgs] = true
+  return [args]
 }
 
-function isIPv6Literal(host) {
-  return host.includes(':') && net.isIPv6(host)
-}
-
-/** The arguments to pass on: the originals when nothing changes, else normalized ones with the change. */
-function rewriteConnectArgs(args, config) {
-  const fromNode = Array.isArray(args[0]) && args[0][kNormalizedArgs] === true
-  const normalized = fromNode ? args[0] : net._normalizeArgs(args)
-  const options = normalized[0]
+/** The arguments to pass on to Node's Socket#connect: the originals unless something must change. */
+function connectArgs(socket, args, state) {
+  const config = state.config
+  const first = args[0]
+  const fromNode = Array.isArray(first) && first[kNormalizedArgs] === true
+  let options
+  if (fromNode) options = first[0]
+  else if (first !== null && typeof first === 'object') options = first
+  // (port, host): dns.lookup does the work unless the host is an IPv6 literal.
+  else if (config.dnsLookup && !(typeof args[1] === 'string' && args[1].includes(':'))) return args
+  else options = net._normalizeArgs(args)[0]
   if (options === null || typeof options !== 'object' || options.path) return args // IPC: untouched
   const host = options.host || 'localhost' // Node's own default
-  if (typeof host !== 'string' || isIPv4Literal(host)) return args
+  if (typeof host !== 'string') return args
+  const rewritten = (changes) => withOptions(options, (fromNode ? first : net._normalizeArgs(args))[1], changes)
 
-  let change
-  if (isIPv6Literal(host)) {
+  if (host.includes(':') && net.isIPv6(host)) {
     const inner = mappedIPv4(host)
-    if (inner) change = { host: inner }
-    else if (config.allowIPv6Literals) return args
-    // Node skips lookup for IP literals: a non-IP placeholder routes the refusal through lookup,
-    // so the error arrives the way every connect error does (async 'error', connect callback).
-    else change = { host: `[${host}]`, lookup: ipv6LiteralLookup(host) }
-  } else {
-    if (!config.isForced(host)) return args
-    const callerLookup = typeof options.lookup === 'function' ? options.lookup : null
-    // family 4 as well: the answer is IPv4 whatever the caller asked, and Node then takes its
-    // one-address path instead of Happy Eyeballs' list handling (about 1 µs less per connect).
-    change = { lookup: callerLookup ? wrapCallerLookup(callerLookup) : config.forcedLookup, family: 4 }
+    if (inner !== null) return rewritten({ host: inner })
+    if (config.allowIPv6Literals) return args
+    // Not an IP to Node, so it checks every option and then calls the refusing lookup.
+    return rewritten({ host: `[${host}]`, lookup: refuseIPv6Literal(socket, host, options.port) })
   }
-  // Positional arguments were turned into a fresh options object just above: ours to change.
-  // Otherwise the object is the caller's (tls.connect keeps using its own): change a copy.
-  if (!fromNode && (typeof args[0] !== 'object' || args[0] === null)) {
-    Object.assign(options, change)
-    return [normalized]
+  const callerLookup = options.lookup
+  if (callerLookup != null && callerLookup !== state.installedLookup && callerLookup !== state.previousLookup) {
+    // Not a function: Node throws ERR_INVALID_ARG_TYPE itself.
+    if (typeof callerLookup !== 'function') return args
+    return rewritten({ lookup: ipv4FromCallerLookup(callerLookup, config.isForced) })
   }
-  // Object.assign, not spread: in Node 20 an object spread costs ~0.8 µs here, a tenth of that.
-  const copy = [Object.assign({}, options, change), normalized[1]]
-  copy[kNormalizedArgs] = true
-  return [copy]
+  if (config.dnsLookup || net.isIP(host) !== 0) return args
+  return rewritten({ lookup: config.connectLookup })
 }
 
 /**
- * Makes every TCP connection by hostname in this process resolve to IPv4 through ipv4-force.
- * Idempotent: a second call keeps one wrapper and takes the new options. Returns unpatchNet.
+ * Makes every TCP connection by hostname in this process, and dns.lookup, resolve to IPv4
+ * through ipv4-force. Idempotent: a second call keeps one wrapper and takes the new options.
+ * Returns unpatchNet.
  */
 function patchNet(options) {
   const config = patchConfig(options)
+  config.connectLookup = connectLookup(config)
   if (patch) {
     patch.config = config
+    installDnsLookup(patch)
     return unpatchNet
   }
   const original = net.Socket.prototype.connect
-  const state = { config, active: true, original, wrapper: null }
-  state.wrapper = function connect(...args) {
-    return original.apply(this, state.active ? rewriteConnectArgs(args, state.config) : args)
+  const state = {
+    config,
+    active: true,
+    original,
+    wrapper: null,
+    previousLookup: dns.lookup,
+    previousPromisesLookup: dns.promises.lookup,
+    installedLookup: null,
+    installedPromisesLookup: null,
   }
+  state.wrapper = function connect(...args) {
+    return original.apply(this, state.active ? connectArgs(this, args, state) : args)
+  }
+  state.installedLookup = makeDnsLookup(state)
+  state.installedPromisesLookup = makePromisesLookup(state)
+  // util.promisify(dns.lookup) resolves with {address, family}, as with Node's own.
+  Object.defineProperty(state.installedLookup, promisify.custom, { value: state.installedPromisesLookup })
   net.Socket.prototype.connect = state.wrapper
+  installDnsLookup(state)
   patch = state
   return unpatchNet
 }
 
-/** Restores Socket#connect exactly as it was. Returns false when nothing was patched. */
+// dns.lookup and dns.promises.lookup are ours while `dnsLookup` is on; off, they are what they were.
+function installDnsLookup(state) {
+  const on = state.config.dnsLookup
+  setIfCurrent(dns, 'lookup', on ? state.previousLookup : state.installedLookup, on ? state.installedLookup : state.previousLookup)
+  setIfCurrent(dns.promises, 'lookup', on ? state.previousPromisesLookup : state.installedPromisesLookup,
+    on ? state.installedPromisesLookup : state.previousPromisesLookup)
+}
+
+// If something replaced the function after us, leave its replacement in place.
+function setIfCurrent(object, key, expected, value) {
+  if (object[key] === expected) object[key] = value
+}
+
+/** Restores Socket#connect, dns.lookup and dns.promises.lookup exactly as they were. Returns false when nothing was patched. */
 function unpatchNet() {
   if (!patch) return false
   const state = patch
   patch = null
+  // Wrappers installed after ours stay in place; ours become pass-throughs.
   state.active = false
-  // If something wrapped connect after us, leave its wrapper in place: ours is now a pass-through.
   if (net.Socket.prototype.connect === state.wrapper) net.Socket.prototype.connect = state.original
+  setIfCurrent(dns, 'lookup', state.installedLookup, state.previousLookup)
+  setIfCurrent(dns.promises, 'lookup', state.installedPromisesLookup, state.previousPromisesLookup)
   return true
 }
 

@@ -156,7 +156,7 @@ describe('resolveIPv4 errors are shaped like Node dns errors', () => {
   test('bad options are refused with a code', async () => {
     expect((await rejection(resolveIPv4('a.test', { nameservers: ['dns.google'] }))).code).toBe('ERR_INVALID_ARG_VALUE')
     expect((await rejection(resolveIPv4('a.test', { nameservers: '127.0.0.1' }))).code).toBe('ERR_INVALID_ARG_TYPE')
-    expect((await rejection(resolveIPv4('a.test', { timeout: -1 }))).code).toBe('ERR_INVALID_ARG_VALUE')
+    expect((await rejection(resolveIPv4('a.test', { timeout: -1 }))).code).toBe('ERR_OUT_OF_RANGE')
     expect((await rejection(resolveIPv4('a.test', 'fast'))).code).toBe('ERR_INVALID_ARG_TYPE')
   })
 })
@@ -209,7 +209,8 @@ describe('lookup() is a dns.lookup drop-in that only answers IPv4', () => {
 
   test('a missing callback or a non-string hostname throws ERR_INVALID_ARG_TYPE', () => {
     expect(() => lookup('a.test', {})).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }))
-    expect(() => lookup(7, {}, () => {})).toThrow(TypeError)
+    // Node's own dns.lookup error (thrown from Node's realm, so matched by code, not class).
+    expect(() => lookup(7, {}, () => {})).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }))
   })
 })
 

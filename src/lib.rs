@@ -17,9 +17,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use napi::bindgen_prelude::{AsyncTask, Either, Function};
+use napi::bindgen_prelude::{Either, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Env, Task};
 use napi::{Error, Status};
 use napi_derive::napi;
 
@@ -242,14 +241,10 @@ impl LookupDispatcher {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Worker threads: results collected by one libuv work item at a time, not a threadsafe function.
-//
-// With Node < 24.14, a threadsafe function still pending when a worker thread is terminated can
-// corrupt memory (nodejs/node#58484). In workers, the JS layer starts lookups here and keeps one
-// `wait()` outstanding while any are pending: it occupies at most one libuv thread per worker,
-// and settles nothing after the worker is gone.
-
-const WAIT_SLICE: Duration = Duration::from_millis(50);
+// Worker threads: finished lookups are collected by the JS layer with a timer, while any are
+// pending. Not a threadsafe function: with Node < 24.14, one still pending when a worker thread is
+// terminated can corrupt memory (nodejs/node#58484). Not a libuv work item either: a worker
+// waiting for lookups would hold a threadpool thread that fs, zlib and crypto need.
 
 #[napi]
 pub struct CompletionQueue {
@@ -267,7 +262,7 @@ impl CompletionQueue {
     }
 
     /// The outcome when it needs no query (cache hit, literal). Otherwise `null`, and the lookup
-    /// is started: `wait()` hands its outcome back under `id`.
+    /// is started: `takeNow()` hands its outcome back under `id` once it has finished.
     #[napi(catch_unwind)]
     pub fn lookup(
         &self,
@@ -275,36 +270,25 @@ impl CompletionQueue {
         id: u32,
         hostname: String,
     ) -> Option<JsOutcome> {
-        // The waiter is woken by the push itself (a condition variable): nothing more to notify.
         answer_or_start(resolver, &self.completed, id, hostname, || {})
     }
 
-    /// Resolves with every lookup finished since the last call (waiting up to 50 ms for one).
-    #[napi]
-    pub fn wait(&self) -> AsyncTask<WaitForCompleted> {
-        AsyncTask::new(WaitForCompleted {
-            completed: self.completed.clone(),
-        })
+    /// Every lookup finished since the last call; never waits.
+    #[napi(catch_unwind)]
+    pub fn take_now(&self) -> Vec<CompletedLookup> {
+        to_js_batch(self.completed.take_now())
     }
 }
 
-pub struct WaitForCompleted {
-    completed: Arc<Completions<Finished>>,
-}
-
-impl Task for WaitForCompleted {
-    type Output = Vec<Finished>;
-    type JsValue = Vec<CompletedLookup>;
-
-    /// Runs on a libuv thread until a lookup finishes, or for WAIT_SLICE at most (then the JS side
-    /// waits again): a terminated worker's teardown waits for this work item, so it must end soon.
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(self.completed.take_within(WAIT_SLICE))
-    }
-
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        Ok(to_js_batch(output))
-    }
+/// The ENODATA failure for a host whose only addresses are IPv6, with the advice a person needs
+/// (used when a connection's own lookup function answered IPv6 only).
+#[napi(catch_unwind)]
+pub fn ipv6_only_failure(hostname: String, ipv6_seen: Option<String>) -> LookupFailure {
+    let seen = ipv6_seen.and_then(|ip| ip.parse().ok());
+    failure(&LookupError {
+        syscall: "lookup",
+        ..LookupError::ipv6_only(&hostname, seen)
+    })
 }
 
 fn adapt_options(
