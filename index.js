@@ -253,7 +253,8 @@ function resolverFor(options) {
   if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
   const known = resolverByOptions.get(options)
   if (known) return known
-  const picked = {}
+  // No prototype: the addon reads options by name, and must not find an inherited one.
+  const picked = Object.create(null)
   for (const key of RESOLVER_OPTIONS) {
     const value = own(options, key)
     if (value !== undefined) picked[key] = value

@@ -194,6 +194,32 @@ describe('what the patch leaves alone, and what it refuses', () => {
     expect(seen).toEqual(['dual.test', 'dual.test', 'dual.test', 'OTHER.test', 'OTHER.test', 'dual.test', 'dual.test'])
   })
 
+  test('a hosts function that throws fails that connection with its error, asynchronously', async () => {
+    patchNet({ ...resolverOptions, hosts: () => { throw new Error('predicate broke') } })
+    let socket
+    expect(() => { socket = net.connect(tcpPort, 'dual.test') }).not.toThrow()
+    expect(await outcome(socket)).toMatchObject({ message: 'predicate broke' })
+    const viaHttp = await new Promise((resolve) => {
+      // A new agent: the global one may hold a kept-alive socket from an earlier test.
+      http.get({ host: 'dual.test', port: httpPort, agent: new http.Agent() }).on('error', (err) => resolve(err.message))
+    })
+    expect(viaHttp).toBe('predicate broke')
+  })
+
+  test('several A records: Node fails over from a dead first address, as unpatched', async () => {
+    const dns = await startDnsServer({ host: '127.0.0.1', port: 0, zone: { 'multi.test': { A: ['127.0.0.2', '127.0.0.1'] } } })
+    try {
+      patchNet({ nameservers: [dns.address], timeout: 500, attempts: 1 })
+      const socket = net.connect({ host: 'multi.test', port: tcpPort })
+      expect(await outcome(socket)).toEqual({ remoteAddress: '127.0.0.1' })
+      expect(socket.autoSelectFamilyAttemptedAddresses).toEqual([`127.0.0.2:${tcpPort}`, `127.0.0.1:${tcpPort}`])
+      // Without Happy Eyeballs Node tries the first address only: so does the patch.
+      expect((await outcome(net.connect({ host: 'multi.test', port: tcpPort, autoSelectFamily: false }))).code).toBe('ECONNREFUSED')
+    } finally {
+      await dns.close()
+    }
+  })
+
   test("a caller's own lookup is kept and its answers filtered to IPv4", async () => {
     patchNet(resolverOptions)
     const only6 = (host, opts, cb) => cb(null, [{ address: '::1', family: 6 }])
