@@ -53,7 +53,11 @@ mod tests {
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 let pusher = completions.clone();
-                std::thread::spawn(move || (0..100).for_each(|i| drop(pusher.push(t * 100 + i))))
+                std::thread::spawn(move || {
+                    for i in 0..100 {
+                        pusher.push(t * 100 + i);
+                    }
+                })
             })
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
