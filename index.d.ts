@@ -79,6 +79,13 @@ export interface PatchOptions extends ResolverOptions {
    * @default false
    */
   allowIPv6Literals?: boolean
+  /**
+   * Also install the IPv4 lookup as `dns.lookup` and `dns.promises.lookup`, so libraries that
+   * resolve a name themselves and connect to the address get IPv4 too. `false` leaves them to Node
+   * and forces connections only.
+   * @default true
+   */
+  dnsLookup?: boolean
 }
 
 /**
