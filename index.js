@@ -728,6 +728,8 @@ function isPatched() {
 }
 
 module.exports = {
+  /** 'native' (the Rust addon), or 'node' where this platform has no addon (Node's own resolvers). */
+  backend: native.backend === 'node' ? 'node' : 'native',
   resolveIPv4,
   lookup,
   createLookup,

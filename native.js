@@ -1,17 +1,36 @@
 'use strict'
 
-// Loads the compiled addon through the napi-rs loader, with an error that names the platform
-// when this package has no binary for it.
+// Loads the compiled addon through the napi-rs loader. Where this package has no binary for the
+// platform, the JS fallback (fallback.js, Node's own resolvers) takes its place with one warning,
+// unless IPV4_FORCE_REQUIRE_NATIVE=1 asks for the addon or nothing.
+
+function platformName() {
+  const libc = process.platform === 'linux' ? (process.report?.getReport().header.glibcVersionRuntime ? '-gnu' : '-musl') : ''
+  return `${process.platform}-${process.arch}${libc}`
+}
+
+function noAddonError(cause) {
+  const err = new Error(
+    `ipv4-force has no native addon for this platform: ${platformName()} (Node ${process.version}). ` +
+      'Reinstall without --no-optional / --omit=optional so npm can add the platform package, ' +
+      'or build it from source with Rust: npm run build.',
+  )
+  err.code = 'ERR_IPV4_FORCE_NO_NATIVE_ADDON'
+  err.cause = cause
+  return err
+}
 
 try {
   module.exports = require('./binding.js')
 } catch (cause) {
-  const err = new Error(
-    `ipv4-force has no native addon for this platform: ${process.platform}-${process.arch} ` +
-      `(Node ${process.version}). The package ships ipv4-force.linux-x64-gnu.node (linux-x64, glibc). ` +
-      'Reinstall it if your platform is that one; otherwise build it from source with Rust: npm run build.',
+  const err = noAddonError(cause)
+  if (/^(1|true|yes)$/i.test(process.env.IPV4_FORCE_REQUIRE_NATIVE || '')) throw err
+  // Once per process: worker threads load this file again.
+  if (require('node:worker_threads').isMainThread) process.emitWarning(
+    `${err.message.split('. Reinstall')[0]}. IPv4 is still forced, through Node's own resolver (dns.lookup with ` +
+      'family 4); the Rust resolver, its cache and `ipv4-force check` are not available. ' +
+      'Set IPV4_FORCE_REQUIRE_NATIVE=1 to make this an error.',
+    { code: 'IPV4_FORCE_NO_NATIVE_ADDON' },
   )
-  err.code = 'ERR_IPV4_FORCE_NO_NATIVE_ADDON'
-  err.cause = cause
-  throw err
+  module.exports = require('./fallback.js')
 }

@@ -1,0 +1,80 @@
+'use strict'
+
+// Where the package has no native addon for the platform (Windows, FreeBSD, a platform package npm
+// skipped), it still loads, warns once, and forces IPv4 through Node's own resolvers. Simulated
+// with a copy of the package without its .node file.
+
+const fs = require('node:fs')
+const os = require('node:os')
+const net = require('node:net')
+const path = require('node:path')
+const { execFile } = require('node:child_process')
+const { startDnsServer } = require('./helpers/dns-server')
+
+const ROOT = path.join(__dirname, '..')
+const SCENARIO = path.join(__dirname, 'fixtures', 'fallback', 'scenario.js')
+
+let tmp
+let dns
+let server
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ipv4-force-no-addon-'))
+  const { files } = require('../package.json')
+  for (const file of files.filter((f) => f.endsWith('.js')).concat('package.json')) {
+    fs.copyFileSync(path.join(ROOT, file), path.join(tmp, file))
+  }
+  dns = await startDnsServer({
+    host: '127.0.0.1',
+    port: 0,
+    zone: {
+      'dual.test': { A: ['127.0.0.1'], AAAA: ['::1'] },
+      'multi.test': { A: ['127.0.0.2', '127.0.0.1'] },
+      'v6only.test': { AAAA: ['2406:da18::5'] },
+    },
+  })
+  server = net.createServer((s) => s.end())
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+})
+
+afterAll(async () => {
+  fs.rmSync(tmp, { recursive: true, force: true })
+  await dns.close()
+  await new Promise((resolve) => server.close(resolve))
+})
+
+function run(args, env = {}) {
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { env: { ...process.env, ...env }, timeout: 20000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? err.code : 0, stdout, stderr })
+    })
+  })
+}
+
+test('without the addon: one warning, and patchNet() still forces IPv4 with the same errors', async () => {
+  expect(fs.readdirSync(tmp).some((f) => f.endsWith('.node'))).toBe(false)
+  const r = await run([SCENARIO, tmp, dns.address, String(server.address().port)])
+  expect(r.stderr.match(/IPV4_FORCE_NO_NATIVE_ADDON/g)).toHaveLength(1)
+  expect(r.stderr).toContain(`${process.platform}-${process.arch}`)
+  expect(r.stderr).toContain('IPV4_FORCE_REQUIRE_NATIVE=1')
+  const result = JSON.parse(r.stdout)
+  expect(result).toMatchObject({
+    backend: 'node',
+    dual: { address: '127.0.0.1' },
+    failover: { address: '127.0.0.1', attempted: 2 },
+    ipv6Only: { code: 'ENODATA' },
+    ipv6Literal: 'EAFNOSUPPORT',
+    resolved: ['127.0.0.1'],
+    inWorker: ['127.0.0.1'],
+  })
+  expect(result.ipv6Only.message).toContain('resolves only to IPv6 (2406:da18::5)')
+})
+
+test('IPV4_FORCE_REQUIRE_NATIVE=1 makes the missing addon an error', async () => {
+  const r = await run(['-e', `try { require(${JSON.stringify(tmp)}) } catch (e) { console.log(e.code) }`], { IPV4_FORCE_REQUIRE_NATIVE: '1' })
+  expect(r.stdout.trim()).toBe('ERR_IPV4_FORCE_NO_NATIVE_ADDON')
+})
+
+test('with the addon, the backend is native', () => {
+  expect(require('..').backend).toBe('native')
+})
