@@ -62,29 +62,40 @@ function own(options, key) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Answers are delivered in a later turn of the event loop, as getaddrinfo's are: never inside the
-// call that asked (a lookup answered within the tick of Socket#connect can reach a Node bug that
-// aborts the process when the socket is destroyed at once). One setImmediate serves every answer
-// given in the same turn.
+// Answers are delivered in a later iteration of the event loop, as getaddrinfo's are: never in the
+// tick of the call that asked, nor before the setImmediate callbacks queued after that call. (With
+// a cached answer delivered sooner, `tls.connect(…signal)` then `setImmediate(() => ac.abort())`
+// reaches a Node bug that aborts the process: test-tls-connect-abort-controller; unpatched Node only
+// gets there with an IP literal.) An answer waits in `incoming` until the next check phase, then in
+// `ready` until the one after; one setImmediate per phase serves every answer.
 
-let deliveries = []
+let incoming = []
+let ready = []
+let scheduled = false
 
 function deliverLater(callback, err, address, family) {
-  if (deliveries.push(callback, err, address, family) === 4) setImmediate(flushDeliveries)
+  incoming.push(callback, err, address, family)
+  if (!scheduled) {
+    scheduled = true
+    setImmediate(deliverReady)
+  }
 }
 
-function flushDeliveries() {
-  const batch = deliveries
-  deliveries = []
+function deliverReady() {
+  const batch = ready
+  ready = incoming
+  incoming = []
+  scheduled = ready.length > 0
+  if (scheduled) setImmediate(deliverReady)
   for (let i = 0; i < batch.length; i += 4) {
     try {
       batch[i](batch[i + 1], batch[i + 2], batch[i + 3])
     } catch (err) {
       // As with separate callbacks, one that throws does not cost the others their answer.
-      const rest = batch.slice(i + 4)
-      if (rest.length > 0) {
-        if (deliveries.length === 0) setImmediate(flushDeliveries)
-        deliveries = rest.concat(deliveries)
+      ready = batch.slice(i + 4).concat(ready)
+      if (!scheduled && ready.length > 0) {
+        scheduled = true
+        setImmediate(deliverReady)
       }
       throw err
     }
