@@ -367,18 +367,18 @@ const DNS_HINTS = dns.ADDRCONFIG | dns.ALL | dns.V4MAPPED
  */
 function acceptedLookupCall(hostname, options, callback) {
   if (hostname && typeof hostname !== 'string') return null
-  if (typeof options === 'function') return { callback: options, all: false }
+  if (typeof options === 'function') return { callback: options, all: false, family: 0 }
   if (typeof callback !== 'function') return null
-  if (typeof options === 'number') return DNS_FAMILIES.includes(options) ? { callback, all: false } : null
+  if (typeof options === 'number') return DNS_FAMILIES.includes(options) ? { callback, all: false, family: options } : null
   if (options !== undefined && typeof options !== 'object') return null
-  if (options === undefined || options === null) return { callback, all: false }
+  if (options === undefined || options === null) return { callback, all: false, family: 0 }
   const { hints, family, all, verbatim, order } = options
   if (hints != null && !(typeof hints === 'number' && ((hints >>> 0) & ~DNS_HINTS) === 0)) return null
   if (family != null && family !== 'IPv4' && family !== 'IPv6' && !DNS_FAMILIES.includes(family)) return null
   if (all != null && typeof all !== 'boolean') return null
   if (verbatim != null && typeof verbatim !== 'boolean') return null
   if (order != null && !DNS_ORDERS.includes(order)) return null
-  return { callback, all: all === true }
+  return { callback, all: all === true, family: family === 'IPv6' || family === 6 ? 6 : family === 'IPv4' ? 4 : family || 0 }
 }
 
 // Lets Node's dns.lookup throw its own error for arguments it rejects. With an IP literal for a
@@ -502,8 +502,9 @@ function makeDnsLookup(state) {
     const previous = state.previousLookup
     if (!state.active) return previous.apply(this, arguments)
     const call = acceptedLookupCall(hostname, options, callback)
-    // Invalid arguments get Node's own error; empty names and IP literals Node's own answer.
-    if (call === null || !hostname || net.isIP(hostname) !== 0) return previous.apply(this, arguments)
+    // Invalid arguments get Node's own error; empty names, IP literals and explicit requests for
+    // IPv6 (a udp6 socket, a library resolving both families itself) Node's own answer.
+    if (call === null || call.family === 6 || !hostname || net.isIP(hostname) !== 0) return previous.apply(this, arguments)
     const config = state.config
     const forced = forcedOrError(config, hostname, call.callback)
     if (forced === null) return {}
@@ -519,7 +520,7 @@ function makePromisesLookup(state) {
     const previous = state.previousPromisesLookup
     if (!state.active) return previous.apply(this, arguments)
     const call = typeof options === 'function' ? null : acceptedLookupCall(hostname, options, noop)
-    if (call === null || !hostname || net.isIP(hostname) !== 0) return previous.apply(this, arguments)
+    if (call === null || call.family === 6 || !hostname || net.isIP(hostname) !== 0) return previous.apply(this, arguments)
     return new Promise((resolve, reject) => {
       const forced = forcedOrError(state.config, hostname, reject)
       if (forced === null) return
@@ -667,7 +668,11 @@ function connectArgs(socket, args, state) {
     if (typeof callerLookup !== 'function') return args
     return rewritten({ lookup: ipv4FromCallerLookup(callerLookup, config.isForced) })
   }
-  if (config.dnsLookup || net.isIP(host) !== 0) return args
+  if (net.isIP(host) !== 0) return args
+  // dns.lookup answers a connection's lookup, except when it asks for IPv6: a connection by name
+  // is IPv4 whatever family it names.
+  const family = options.family
+  if (config.dnsLookup && family !== 6 && family !== 'IPv6') return args
   return rewritten({ lookup: config.connectLookup })
 }
 
