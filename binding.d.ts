@@ -12,6 +12,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class CompletionQueue {
   constructor()
   /**
+   * The fd of a socket that receives a byte whenever finished lookups wait in `takeNow()`;
+   * the caller owns it (given once, then `null`).
+   */
+  takeWakeFd(): number | null
+  /**
    * The outcome when it needs no query (cache hit, literal). Otherwise `null`, and the lookup
    * is started: `takeNow()` hands its outcome back under `id` once it has finished.
    */

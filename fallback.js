@@ -78,7 +78,8 @@ class NativeResolver {
   }
 }
 
-// Main thread and worker threads alike: outcomes come back through the callback given here.
+// Main thread and worker threads alike: outcomes come back through the callback given here, in
+// the thread that asked (Node's resolvers answer in its own event loop).
 class LookupDispatcher {
   constructor(onCompleted) {
     this.onCompleted = onCompleted
@@ -88,24 +89,6 @@ class LookupDispatcher {
     const now = resolver.known(hostname)
     if (now === null) resolver.lookup(hostname, (outcome) => this.onCompleted([{ id, outcome }]))
     return now
-  }
-}
-
-class CompletionQueue {
-  constructor() {
-    this.finished = []
-  }
-
-  lookup(resolver, id, hostname) {
-    const now = resolver.known(hostname)
-    if (now === null) resolver.lookup(hostname, (outcome) => this.finished.push({ id, outcome }))
-    return now
-  }
-
-  takeNow() {
-    const finished = this.finished
-    this.finished = []
-    return finished
   }
 }
 
@@ -121,4 +104,4 @@ function redactTarget(text) {
   return String(text).replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@/?#]*@/i, '$1****@').replace(/[?#].*$/s, '?****')
 }
 
-module.exports = { backend, NativeResolver, LookupDispatcher, CompletionQueue, ipv6OnlyFailure, diagnose, redactTarget }
+module.exports = { backend, NativeResolver, LookupDispatcher, ipv6OnlyFailure, diagnose, redactTarget }

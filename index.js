@@ -187,40 +187,36 @@ class MainThreadLookups {
   }
 }
 
-// Worker threads collect finished lookups from a CompletionQueue with a timer, while any are
-// pending. Not a threadsafe function: with Node < 24.14 one pending when a worker is terminated
-// can corrupt memory (nodejs/node#58484). Not a libuv work item either: a worker waiting on
-// lookups would hold a threadpool thread that fs, zlib and crypto need. The timer costs a
-// millisecond of latency at most, and nothing once the lookups have settled.
-const WORKER_POLL_MS = 1
-
+// Worker threads: the addon writes a byte to a socket this thread's event loop watches whenever
+// finished lookups wait in the CompletionQueue. Not a threadsafe function: with Node < 24.14 one
+// pending when a worker is terminated can corrupt memory (nodejs/node#58484). Not a libuv work
+// item either: a worker waiting on lookups would hold a threadpool thread that fs, zlib and crypto
+// need. The socket is ref'd only while lookups are pending, so the worker can exit otherwise.
 class WorkerThreadLookups {
   constructor() {
     this.queue = new CompletionQueue()
     this.pending = new Map()
     this.nextId = 0
-    this.timer = null
+    this.wakeups = new net.Socket({ fd: this.queue.takeWakeFd(), readable: true, writable: false })
+    this.wakeups.on('data', () => this.collect())
+    this.wakeups.unref()
   }
 
   lookup(nativeResolver, hostname) {
     const id = (this.nextId = (this.nextId + 1) >>> 0)
     const now = this.queue.lookup(nativeResolver, id, hostname)
     if (now !== null) return now
-    const promise = new Promise((resolve) => this.pending.set(id, resolve))
-    if (this.timer === null) this.timer = setInterval(() => this.poll(), WORKER_POLL_MS)
-    return promise
+    if (this.pending.size === 0) this.wakeups.ref()
+    return new Promise((resolve) => this.pending.set(id, resolve))
   }
 
-  poll() {
+  collect() {
     const finished = this.queue.takeNow()
     if (finished.length > 0) settleFinished(this.pending, finished, this)
   }
 
   settled() {
-    if (this.pending.size === 0 && this.timer !== null) {
-      clearInterval(this.timer)
-      this.timer = null
-    }
+    if (this.pending.size === 0) this.wakeups.unref()
   }
 }
 
@@ -236,7 +232,11 @@ function settleFinished(pending, finished, owner) {
 
 let threadLookups = null
 function lookups() {
-  if (threadLookups === null) threadLookups = isMainThread ? new MainThreadLookups() : new WorkerThreadLookups()
+  if (threadLookups === null) {
+    // The JS fallback answers in this thread's own event loop: its dispatcher serves workers too.
+    const dispatched = isMainThread || native.backend === 'node'
+    threadLookups = dispatched ? new MainThreadLookups() : new WorkerThreadLookups()
+  }
   return threadLookups
 }
 

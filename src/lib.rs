@@ -11,6 +11,7 @@ pub mod resolver;
 pub mod service;
 pub mod target;
 pub mod udp_pool;
+pub mod wake;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
@@ -241,24 +242,35 @@ impl LookupDispatcher {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Worker threads: finished lookups are collected by the JS layer with a timer, while any are
-// pending. Not a threadsafe function: with Node < 24.14, one still pending when a worker thread is
-// terminated can corrupt memory (nodejs/node#58484). Not a libuv work item either: a worker
-// waiting for lookups would hold a threadpool thread that fs, zlib and crypto need.
+// Worker threads: finished lookups wake the worker's own event loop through a socket pair it
+// watches (wake.rs). Not a threadsafe function: with Node < 24.14, one still pending when a worker
+// thread is terminated can corrupt memory (nodejs/node#58484). Not a libuv work item either: a
+// worker waiting for lookups would hold a threadpool thread that fs, zlib and crypto need.
 
 #[napi]
 pub struct CompletionQueue {
     completed: Arc<Completions<Finished>>,
+    wake: Arc<wake::Wake>,
 }
 
 #[napi]
 impl CompletionQueue {
     #[napi(constructor)]
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> Self {
-        CompletionQueue {
+    pub fn new() -> napi::Result<Self> {
+        let wake = wake::Wake::new().map_err(|e| {
+            Error::from_reason(format!("cannot create the wake-up socket pair: {e}"))
+        })?;
+        Ok(CompletionQueue {
             completed: Arc::default(),
-        }
+            wake: Arc::new(wake),
+        })
+    }
+
+    /// The fd of a socket that receives a byte whenever finished lookups wait in `takeNow()`;
+    /// the caller owns it (given once, then `null`).
+    #[napi(catch_unwind)]
+    pub fn take_wake_fd(&self) -> Option<i32> {
+        self.wake.take_reader()
     }
 
     /// The outcome when it needs no query (cache hit, literal). Otherwise `null`, and the lookup
@@ -270,7 +282,8 @@ impl CompletionQueue {
         id: u32,
         hostname: String,
     ) -> Option<JsOutcome> {
-        answer_or_start(resolver, &self.completed, id, hostname, || {})
+        let wake = self.wake.clone();
+        answer_or_start(resolver, &self.completed, id, hostname, move || wake.wake())
     }
 
     /// Every lookup finished since the last call; never waits.
