@@ -48,17 +48,24 @@ function diagnoseModule() {
 }
 
 // Any text that may hold an argument (error messages) goes through here first: every argument
-// that carries credentials is replaced by its redacted form.
+// (and the value of every --option=value) is replaced by its redacted form, longest first so
+// that a part of an argument never leaves the rest of it behind.
 function sanitize(text, argv) {
   let out = String(text)
-  let redact = null
+  const parts = new Set()
   for (const arg of argv) {
-    for (const part of new Set([arg, ...arg.split('=').slice(1)])) {
-      if (!part.includes('@') && !part.includes('?')) continue
-      redact ??= diagnoseModule().redactTarget
-      const safe = redact(part)
-      if (safe !== part) out = out.split(part).join(safe)
-    }
+    parts.add(arg)
+    const eq = arg.indexOf('=')
+    if (eq !== -1) parts.add(arg.slice(eq + 1))
+  }
+  let redact = null
+  for (const part of [...parts].sort((a, b) => b.length - a.length)) {
+    // Redaction only acts on credentials ('@') and key=value pairs: without either, the part is
+    // shown as it is, and usage errors work without the native addon.
+    if (!part.includes('@') && !part.includes('=')) continue
+    redact ??= diagnoseModule().redactTarget
+    const safe = redact(part)
+    if (safe !== part) out = out.split(part).join(safe)
   }
   return out
 }
@@ -118,8 +125,9 @@ async function resolve({ target: host, json, options }) {
     addresses = await resolveIPv4(host, options)
   } catch (err) {
     if (err.code === 'ERR_INVALID_ARG_VALUE' || err.code === 'ERR_INVALID_ARG_TYPE') throw new UsageError(err.message)
-    if (json) print(JSON.stringify({ host, addresses: [], error: { code: err.code, message: err.message } }, null, 2))
-    else process.stderr.write(`${err.code}: ${err.message}\n`)
+    const message = sanitize(err.message, argv)
+    if (json) print(JSON.stringify({ host: sanitize(host, argv), addresses: [], error: { code: err.code, message } }, null, 2))
+    else process.stderr.write(`${err.code}: ${message}\n`)
     return 1
   }
   print(json ? JSON.stringify({ host, addresses, error: null }, null, 2) : addresses.join('\n'))

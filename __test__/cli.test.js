@@ -90,7 +90,7 @@ describe('check: verdicts and exit codes', () => {
     expect(r.status).toBe(0)
     expect(r.stderr).toBe('')
     const out = oneLine(r.stdout)
-    expect(r.stdout.split('\n')[0]).toBe(`ipv4-force check postgres://app:****@dual.test:${openPort}/app`)
+    expect(r.stdout.split('\n')[0]).toBe(`ipv4-force check postgres://****@dual.test:${openPort}/app`)
     expect(out).toMatch(/A \(IPv4\) 127\.0\.0\.1 /)
     expect(out).toMatch(/AAAA \(IPv6\) 2406:da18::1 /)
     expect(out).toMatch(/IPv6 route (yes|no) \(/)
@@ -110,7 +110,7 @@ describe('check: verdicts and exit codes', () => {
       'ipv6RouteDetail', 'tcp4', 'verdict', 'ok', 'summary', 'hint',
     ])
     expect(report).toMatchObject({
-      target: `postgres://app:****@dual.test:${openPort}/app`,
+      target: `postgres://****@dual.test:${openPort}/app`,
       host: 'dual.test',
       port: openPort,
       a: ['127.0.0.1'],
@@ -190,7 +190,7 @@ describe('check: verdicts and exit codes', () => {
     expect(out).toContain(`nothing accepts connections on port ${closedPort} over IPv4 (ECONNREFUSED)`)
     const report = parseJson(await run('check', `redis://:${PASSWORD}@dual.test:${closedPort}`, '--json'))
     expect(report).toMatchObject({
-      target: `redis://:****@dual.test:${closedPort}`,
+      target: `redis://****@dual.test:${closedPort}`,
       verdict: 'port-closed',
       tcp4: { attempted: true, ok: false, error: 'ECONNREFUSED', ms: expect.any(Number) },
     })
@@ -235,7 +235,7 @@ describe('usage errors: exit 2, usage on stderr, never a password', () => {
     ['bad --timeout', ['check', 'dual.test:1', '--timeout', 'soon'], '--timeout takes a whole number'],
     ['--timeout without value', ['check', 'dual.test:1', '--timeout'], '--timeout'],
     ['two targets', ['check', withPassword('dual.test/a'), withPassword('dual.test/b')], 'one TARGET at a time'],
-    ['port out of range', ['check', withPassword('dual.test:99999/app')], 'postgres://app:****@dual.test:99999/app'],
+    ['port out of range', ['check', withPassword('dual.test:99999/app')], 'postgres://****@dual.test:99999/app'],
     ['unsupported scheme', ['check', withPassword('dual.test/x', 'ftp')], 'unsupported scheme "ftp"'],
     ['credentials without a scheme', ['check', `app:${PASSWORD}@dual.test:5432`], 'give a URL'],
     ['a "/" in the password', ['check', 'postgres://app:s3cr/pa55@dual.test/db'], "'@' after its host part"],
@@ -245,6 +245,66 @@ describe('usage errors: exit 2, usage on stderr, never a password', () => {
     ['a bad --dns server', ['check', 'dual.test:1', '--dns', 'dns.example'], 'is not an IP address'],
   ])('%s', async (_name, args, message) => {
     expectUsageError(await cli(args), message)
+  })
+})
+
+// A credential in every shape a target may carry one. Rule: the whole userinfo is masked, and
+// messages quote only the redacted target. Each shape runs through the real CLI, as text and as
+// --json; the secret must not appear in stdout or stderr, whatever the verdict or error.
+describe('a credential in any shape is never printed', () => {
+  const SECRET = 'Zq9xK2mW7vLp'
+  const shapes = () => [
+    // [name, argument, exit status, what stands in its place]
+    ['a port error quoting the rest of the target', `dual.test:5432?password=${SECRET}`, 2, '"5432?password=****"'],
+    ['a port error, secret in a fragment', `dual.test:5432#password=${SECRET}`, 2, '#password=****'],
+    ['a port error, secret after a ";"', `dual.test:5432;password=${SECRET}`, 2, ';password=****'],
+    ['a token as the user name (https)', `https://ghp_${SECRET}@dual.test:${openPort}/x`, 0, 'https://****@dual.test'],
+    ['a password as the user name (redis)', `redis://${SECRET}@dual.test:${closedPort}`, 1, 'redis://****@dual.test'],
+    ['a token as the user name, no scheme', `${SECRET}@dual.test:5432`, 2, '****@dual.test:5432'],
+    ['user:password, no scheme', `app:${SECRET}@dual.test:5432`, 2, '****@dual.test:5432'],
+    ['#password= in the fragment', `redis://dual.test:${closedPort}#password=${SECRET}`, 1, '#password=****'],
+    ['";password=" inside a query value', `mysql://app@dual.test:${openPort}/db?ssl=true;password=${SECRET}`, 0, 'ssl=true;password=****'],
+    ['a password encoded inside another value', `postgres://dual.test:${openPort}/db?options=-c%20password%3D${SECRET}`, 0, 'options=****'],
+    ['a scheme that is not one', `app:${SECRET}@dual.test://x`, 2, 'not a URL scheme'],
+  ]
+
+  function expectSecretHidden(r) {
+    expect(r.stdout).not.toContain(SECRET)
+    expect(r.stderr).not.toContain(SECRET)
+  }
+
+  test.each(shapes().map(([name]) => [name]))('%s', async (name) => {
+    const [, target, status, masked] = shapes().find(([n]) => n === name)
+    const text = await run('check', target, '--timeout', '2000')
+    expect({ status: text.status, signal: text.signal }).toEqual({ status, signal: null })
+    expectSecretHidden(text)
+    expect(text.stdout + text.stderr).toContain(masked)
+    const json = await run('check', target, '--json', '--timeout', '2000')
+    expect(json.status).toBe(status)
+    expectSecretHidden(json)
+    if (status !== 2) expect(JSON.parse(json.stdout).target).toContain(masked)
+  })
+
+  test('given to an option, or to resolve', async () => {
+    const asOption = await cli(['check', `--json=redis://dual.test#password=${SECRET}`])
+    expect(asOption.status).toBe(2)
+    expectSecretHidden(asOption)
+    for (const host of [`dual.test?password=${SECRET}`, `dual.test;password=${SECRET}`]) {
+      for (const args of [['resolve', host], ['resolve', host, '--json']]) {
+        const r = await run(...args)
+        expect(r.status).toBe(1)
+        expectSecretHidden(r)
+      }
+    }
+  })
+
+  test('diagnose() rejects without the secret in its message or target', async () => {
+    for (const [, target, status] of shapes()) {
+      if (status !== 2) continue
+      const err = await diagnose(target).catch((e) => e)
+      expect(err).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' })
+      expect(`${err.message} ${err.stack} ${err.target}`).not.toContain(SECRET)
+    }
   })
 })
 
@@ -296,7 +356,7 @@ describe('diagnose() from code', () => {
     await expect(diagnose('dual.test', { nameservers: 'x' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' })
     await expect(diagnose('dual.test', { nameservers: ['nope'] })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' })
     const err = await diagnose(withPassword('dual.test:99999/app')).catch((e) => e)
-    expect(err).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', target: 'postgres://app:****@dual.test:99999/app' })
+    expect(err).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', target: 'postgres://****@dual.test:99999/app' })
     for (const piece of SECRET_PIECES) expect(`${err.message} ${err.stack}`).not.toContain(piece)
   })
 })

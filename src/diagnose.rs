@@ -563,7 +563,7 @@ mod tests {
         assert!(r.hint.contains("6543"), "{}", r.hint);
         assert_eq!(
             r.target,
-            "postgres://postgres:****@db.abcdefghijkl.supabase.co:5432/postgres"
+            "postgres://****@db.abcdefghijkl.supabase.co:5432/postgres"
         );
     }
 

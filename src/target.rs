@@ -1,6 +1,7 @@
 //! What `ipv4-force check TARGET` is asked to check: `host`, `host:port`, `[ipv6]:port`, or a
-//! connection URL. Credentials in a target are never shown: every text built here for display
-//! (including error messages) goes through [`redact`].
+//! connection URL. Credentials in a target are never shown: every piece of the target that a text
+//! built here quotes (the target itself, a port, a host, in error messages too) goes through
+//! [`redact`] first.
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -96,6 +97,18 @@ fn quoted(text: &str) -> String {
     format!("\"{text}\"")
 }
 
+/// A piece of the user's text, quoted for a message: credentials masked like the whole target.
+fn shown(piece: &str) -> String {
+    quoted(&redact(piece))
+}
+
+/// `scheme` as RFC 3986 writes one: a letter, then letters, digits, '+', '-', '.'.
+fn is_scheme(scheme: &str) -> bool {
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
 pub fn default_port(scheme: &str) -> Option<u16> {
     SCHEMES.iter().find(|(s, _)| *s == scheme).map(|(_, p)| *p)
 }
@@ -109,8 +122,15 @@ pub fn parse_target(input: &str) -> Result<Target, TargetError> {
                 .into(),
         });
     }
-    if let Some(at) = text.find("://") {
-        return parse_url(text, &text[..at]);
+    if let Some((scheme, _)) = text.split_once("://") {
+        if !is_scheme(scheme) {
+            return Err(fail(
+                text,
+                "the text before \"://\" is not a URL scheme; give host:port or a URL such as \
+                 postgres://user@host:5432/db",
+            ));
+        }
+        return parse_url(text, scheme);
     }
     if text.contains('@') {
         return Err(fail(
@@ -125,7 +145,7 @@ pub fn parse_target(input: &str) -> Result<Target, TargetError> {
         port,
         scheme: None,
         default_port: false,
-        display: text.to_string(),
+        display: redact(text),
     })
 }
 
@@ -135,7 +155,7 @@ fn split_host_port(text: &str) -> Result<(&str, Option<u16>), String> {
             return Err("an opening '[' without its ']'".into());
         };
         if inside.parse::<Ipv6Addr>().is_err() {
-            return Err(format!("{} is not an IPv6 address", quoted(inside)));
+            return Err(format!("{} is not an IPv6 address", shown(inside)));
         }
         return match after {
             "" => Ok((inside, None)),
@@ -159,7 +179,7 @@ fn split_host_port(text: &str) -> Result<(&str, Option<u16>), String> {
 }
 
 fn parse_port(text: &str) -> Result<u16, String> {
-    let bad = || format!("the port {} is not a number from 1 to 65535", quoted(text));
+    let bad = || format!("the port {} is not a number from 1 to 65535", shown(text));
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
@@ -177,7 +197,7 @@ fn checked_host(host: &str) -> Result<String, String> {
         Ok(Host::MappedIpv4(_) | Host::Ipv6(_)) => Ok(host.to_ascii_lowercase()),
         Err(bad) => Err(format!(
             "{} is not a valid hostname: {}",
-            quoted(host),
+            shown(host),
             bad.reason
         )),
     }
@@ -200,7 +220,7 @@ fn parse_url(text: &str, scheme: &str) -> Result<Target, TargetError> {
         };
         return Err(fail(text, why));
     };
-    let rest = &text[scheme.len() + 3..];
+    let rest = text.split_once("://").map_or("", |(_, rest)| rest);
     // Where the authority ends if the last '@' ends the credentials; an '@' after that point
     // means the credentials hold a '/', '?' or '#', and it is unclear where the host starts.
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -259,59 +279,71 @@ fn has_port(host_part: &str) -> bool {
         .is_some_and(|(_, port)| !port.is_empty())
 }
 
-/// The text with credentials masked: `scheme://user:****@host/...` (the user is kept), and the
-/// values of query parameters named like secrets (`password=`, `sslpassword=`, `token=`...).
+/// The text with credentials masked: the whole userinfo of a URL (`scheme://****@host/...`: a
+/// token given as the user name is as secret as a password), and every `key=value` whose key is
+/// named like a secret (`password=`, `sslpassword=`, `token=`...) or whose value holds one, in
+/// the query, the fragment, or after a `;`.
 ///
-/// Works on any text, parsable or not: everything up to the last '@' after `://` is taken as
-/// credentials, so a password holding '/', '?', '#' or '@' is hidden too. A scheme-less text
-/// with an '@' (`user:password@host`) is masked the same way.
+/// Works on any text, parsable or not: everything up to the last '@' (after `scheme://`, if any)
+/// is taken as credentials, so a password holding '/', '?', '#' or '@' is hidden too. A
+/// scheme-less text with an '@' (`user:password@host`, `token@host`) is masked the same way.
 pub fn redact(text: &str) -> String {
-    let (head, rest) = match text.find("://") {
-        Some(i) => (&text[..i + 3], &text[i + 3..]),
-        None => ("", text),
-    };
-    let (userinfo, tail) = match rest.rfind('@') {
-        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
-        None => (None, rest),
+    let (head, rest) = match text.split_once("://") {
+        Some((scheme, rest)) if is_scheme(scheme) => (&text[..scheme.len() + 3], rest),
+        _ => ("", text),
     };
     let mut out = String::with_capacity(text.len());
     out.push_str(head);
-    if let Some(userinfo) = userinfo {
-        match userinfo.split_once(':') {
-            Some((user, _password)) => {
-                out.push_str(user);
-                out.push(':');
+    let tail = match rest.rsplit_once('@') {
+        Some((userinfo, tail)) => {
+            if !userinfo.is_empty() {
                 out.push_str(MASK);
             }
-            None => out.push_str(userinfo),
+            out.push('@');
+            tail
         }
-        out.push('@');
-    }
-    out.push_str(&redact_query(tail));
+        None => rest,
+    };
+    out.push_str(&redact_params(tail));
     out
 }
 
-fn redact_query(text: &str) -> String {
-    let Some((before, query)) = text.split_once('?') else {
-        return text.to_string();
-    };
-    let (query, fragment) = match query.split_once('#') {
-        Some((q, f)) => (q, Some(f)),
-        None => (query, None),
-    };
-    let params: Vec<String> = query
-        .split('&')
-        .map(|param| match param.split_once('=') {
-            Some((key, _)) if is_secret_key(key) => format!("{key}={MASK}"),
-            _ => param.to_string(),
-        })
-        .collect();
-    let mut out = format!("{before}?{}", params.join("&"));
-    if let Some(fragment) = fragment {
-        out.push('#');
-        out.push_str(fragment);
+/// Where one `key=value` ends and the next begins (query, fragment, `;`-separated options).
+const PARAM_SEPARATORS: [char; 4] = ['?', '&', ';', '#'];
+
+/// Masks the value of each `key=value` between [`PARAM_SEPARATORS`] whose key is named like a
+/// secret or whose value itself holds `secret=` (`options=-c password=x`, or percent-encoded).
+fn redact_params(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for piece in text.split_inclusive(PARAM_SEPARATORS) {
+        let (segment, separator) = match piece.strip_suffix(PARAM_SEPARATORS) {
+            Some(segment) => (segment, piece.strip_prefix(segment).unwrap_or_default()),
+            None => (piece, ""),
+        };
+        match segment.split_once('=') {
+            Some((key, value)) if is_secret_key(key) || holds_secret(value) => {
+                out.push_str(key);
+                out.push('=');
+                out.push_str(MASK);
+            }
+            _ => out.push_str(segment),
+        }
+        out.push_str(separator);
     }
     out
+}
+
+/// Whether a value, percent-decoded, holds a `key=` whose key is named like a secret.
+fn holds_secret(value: &str) -> bool {
+    let decoded = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+    decoded.match_indices('=').any(|(at, _)| {
+        let before = decoded.split_at(at).0;
+        let key = before
+            .rsplit(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
+            .next()
+            .unwrap_or_default();
+        is_secret_key(key)
+    })
 }
 
 fn is_secret_key(key: &str) -> bool {
@@ -419,20 +451,20 @@ mod tests {
         let input = "postgres://postgres:s3%24cr@t@db.example.com:5432/postgres";
         let t = ok(input);
         assert_eq!(t.host, "db.example.com");
-        assert_eq!(
-            t.display,
-            "postgres://postgres:****@db.example.com:5432/postgres"
-        );
+        assert_eq!(t.display, "postgres://****@db.example.com:5432/postgres");
         assert!(!t.display.contains("s3"));
     }
 
     #[test]
-    fn empty_user_and_user_only() {
+    fn the_whole_userinfo_is_masked() {
+        assert_eq!(ok("redis://:hunter2@h:6379").display, "redis://****@h:6379");
+        // A token or password given as the user name, with no ':'.
+        assert_eq!(ok("redis://hunter2@h").display, "redis://****@h");
         assert_eq!(
-            ok("redis://:hunter2@h:6379").display,
-            "redis://:****@h:6379"
+            ok("https://ghp_abc123@github.example.com/x").display,
+            "https://****@github.example.com/x"
         );
-        assert_eq!(ok("redis://admin@h").display, "redis://admin@h");
+        assert_eq!(ok("redis://@h").display, "redis://@h");
     }
 
     #[test]
@@ -440,7 +472,7 @@ mod tests {
         let t = ok("mysql://u@h/db?ssl=true&password=hunter2&sslPassword=x&Api_Key=k#frag");
         assert_eq!(
             t.display,
-            "mysql://u@h/db?ssl=true&password=****&sslPassword=****&Api_Key=****#frag"
+            "mysql://****@h/db?ssl=true&password=****&sslPassword=****&Api_Key=****#frag"
         );
     }
 
@@ -464,7 +496,7 @@ mod tests {
                 !message.contains("hunter2") && !message.contains("ter2"),
                 "{input}: {message}"
             );
-            assert!(message.contains("u:****@"), "{input}: {message}");
+            assert!(message.contains("****@"), "{input}: {message}");
         }
     }
 
@@ -488,12 +520,121 @@ mod tests {
     fn redact_handles_any_text() {
         assert_eq!(redact("plain text"), "plain text");
         assert_eq!(redact("h:5432"), "h:5432");
-        assert_eq!(redact("x://a:b@c@d/e"), "x://a:****@d/e");
-        assert_eq!(redact("a:b@c"), "a:****@c");
+        assert_eq!(redact("x://a:b@c@d/e"), "x://****@d/e");
+        assert_eq!(redact("a:b@c"), "****@c");
+        assert_eq!(redact("tok@c"), "****@c");
+        // Not a scheme before "://": still masked up to the last '@'.
+        assert_eq!(redact("u:pw@h://x"), "****@h://x");
         assert_eq!(redact("https://h/p?token=abc"), "https://h/p?token=****");
     }
 
+    #[test]
+    fn fragments_semicolons_and_values_holding_secrets_are_masked() {
+        assert_eq!(
+            redact("redis://h:6379#password=hunter2"),
+            "redis://h:6379#password=****"
+        );
+        assert_eq!(
+            redact("mysql://h/db?ssl=true;password=hunter2&x=1"),
+            "mysql://h/db?ssl=true;password=****&x=1"
+        );
+        assert_eq!(
+            redact("postgres://h/db?options=-c%20password%3Dhunter2"),
+            "postgres://h/db?options=****"
+        );
+        assert_eq!(
+            redact("postgres://h/db?dsn=host=h,pwd=hunter2"),
+            "postgres://h/db?dsn=****"
+        );
+        assert_eq!(redact("db:5432;password=hunter2"), "db:5432;password=****");
+        assert_eq!(redact("h/p?q=1&page=2#top"), "h/p?q=1&page=2#top");
+    }
+
+    #[test]
+    fn errors_quote_only_redacted_pieces() {
+        for input in [
+            "db:5432?password=hunter2",
+            "db:5432#password=hunter2",
+            "db:5432;password=hunter2",
+            "db?password=hunter2",
+            "[::1?password=hunter2]:1",
+            "[::1]:1?password=hunter2",
+            "hunter2@db:5432",
+            "u:hunter2@h://x",
+            "postgres://h:5432?password=hunter2&x=1/db@",
+        ] {
+            let message = err(input);
+            assert!(!message.contains("hunter2"), "{input}: {message}");
+        }
+        assert!(err("db:5432?password=hunter2")
+            .contains("the port \"5432?password=****\" is not a number"));
+        assert!(err("u:pw@h://x").contains("not a URL scheme"));
+    }
+
+    #[test]
+    fn multibyte_text_never_panics() {
+        for input in [
+            "é://ü:pässwörd@ĥ:5432/d?ķey=ŵ#ƒ",
+            "postgres://ü@h:5é432/db",
+            "db:5432?pässword=é;token=ö",
+            "[é]:1",
+            "ŝ@",
+            "@é://",
+            "h:€",
+        ] {
+            let _ = parse_target(input);
+            assert!(!redact(input).contains("pässwörd"));
+        }
+    }
+
+    // A credential in each shape a target may carry it: the message or display never shows it.
+    const SHAPES: &[&str] = &[
+        "postgres://user:{s}@db.example.com:5432/postgres",
+        "postgres://user:{s}@db.example.com:99999/postgres",
+        "postgres://user:{s}@bad..host/db",
+        "https://{s}@github.example.com/repo",
+        "redis://{s}@cache.example.com",
+        "rediss://:{s}@cache.example.com:6380",
+        "mongodb+srv://u:{s}@cluster0.example.net/db",
+        "ftp://u:{s}@h/",
+        "{s}@h:5432",
+        "u:{s}@h:5432",
+        "db:5432?password={s}",
+        "db:5432#password={s}",
+        "db:5432;password={s}",
+        "redis://h:6379#password={s}",
+        "redis://h:6379/0#x=1&password={s}",
+        "mysql://h/db?ssl=true;password={s}",
+        "mysql://h/db?opts=a;sslpassword={s}&b=2",
+        "postgres://h/db?options=-c%20password%3D{s}",
+        "https://h/cb?redirect=https://x/?access_token={s}",
+        "[::1]:5432?token={s}",
+        "[::1?pwd={s}]:5432",
+    ];
+
     proptest::proptest! {
+        #[test]
+        fn no_shape_shows_the_secret(
+            secret in "[A-Za-z0-9]{10,20}",
+            shape in 0..SHAPES.len(),
+            prefix in "\\PC{0,4}",
+            suffix in "\\PC{0,4}",
+        ) {
+            let input = format!("{prefix}{}{suffix}", SHAPES[shape].replace("{s}", &secret));
+            let shown = match parse_target(&input) {
+                Ok(t) => t.display,
+                Err(e) => e.message,
+            };
+            proptest::prop_assert!(!shown.contains(&secret), "{} -> {}", input, shown);
+            proptest::prop_assert!(!redact(&input).contains(&secret), "{}", input);
+        }
+
+        #[test]
+        fn any_text_is_handled_without_panicking(text in "\\PC{0,40}") {
+            let _ = parse_target(&text);
+            let _ = redact(&text);
+        }
+
         #[test]
         fn the_password_never_survives(password in "[!-~]{6,20}", user in "[a-z]{1,8}") {
             let input = format!("postgres://{user}:{password}@db.example.com:5432/postgres");
