@@ -61,9 +61,10 @@ function invalidArgValue(message) {
 }
 
 function checkOptions(options) {
-  if (options === undefined || options === null) return {}
+  // No prototype: the addon reads options by name, and must not find one on Object.prototype.
+  const picked = Object.create(null)
+  if (options === undefined || options === null) return picked
   if (typeof options !== 'object' || Array.isArray(options)) throw invalidArgType('options', 'an object', options)
-  const picked = {}
   for (const key of Object.keys(options)) {
     if (!OPTIONS.includes(key)) {
       throw invalidArgValue(`The option "${key}" is unknown (known: ${OPTIONS.join(', ')})`)
