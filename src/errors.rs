@@ -128,17 +128,18 @@ pub fn ipv6_only_advice(hostname: &str, ipv6_seen: Option<Ipv6Addr>) -> String {
 }
 
 /// `db.<ref>.supabase.co` → `<ref>`: the direct-connection host Supabase serves over IPv6 only.
+/// Works on whole labels, never on byte offsets: `hostname` may hold any Unicode.
 pub fn supabase_project_ref(hostname: &str) -> Option<&str> {
     let host = hostname.strip_suffix('.').unwrap_or(hostname);
-    let lower_ok = host.len() > "db..supabase.co".len()
-        && host[..3].eq_ignore_ascii_case("db.")
-        && host[host.len() - ".supabase.co".len()..].eq_ignore_ascii_case(".supabase.co");
-    if !lower_ok {
-        return None;
-    }
-    let project = &host[3..host.len() - ".supabase.co".len()];
+    let mut labels = host.split('.');
+    let (db, project) = (labels.next()?, labels.next()?);
+    let (supabase, co) = (labels.next()?, labels.next()?);
+    let direct = labels.next().is_none()
+        && db.eq_ignore_ascii_case("db")
+        && supabase.eq_ignore_ascii_case("supabase")
+        && co.eq_ignore_ascii_case("co");
     let plain = !project.is_empty() && project.bytes().all(|b| b.is_ascii_alphanumeric());
-    plain.then_some(project)
+    (direct && plain).then_some(project)
 }
 
 #[cfg(test)]
@@ -190,6 +191,22 @@ mod tests {
         assert_eq!(supabase_project_ref("db.a.b.supabase.co"), None);
         assert_eq!(supabase_project_ref("db.supabase.co"), None);
         assert_eq!(supabase_project_ref("db..supabase.co"), None);
+        assert_eq!(supabase_project_ref("x.db.abc.supabase.co"), None);
+    }
+
+    #[test]
+    fn unicode_hostnames_never_panic() {
+        // `host[..3]` on bytes used to panic here (a 2-byte character straddles byte 3).
+        for host in [
+            "üüüüüüüüüü.example",
+            "dü.abcdefghijk.supabase.co",
+            "db.ü.supabase.co",
+            "ü",
+            "😀😀😀😀😀😀😀😀😀.supabase.co",
+        ] {
+            assert_eq!(supabase_project_ref(host), None, "{host}");
+            assert!(LookupError::ipv6_only(host, None).message().contains(host));
+        }
     }
 
     #[test]
