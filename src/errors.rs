@@ -18,8 +18,6 @@ pub enum ErrorCode {
     Refused,
     /// The server answered SERVFAIL (or another failure code), or the answer was unusable.
     ServFail,
-    /// The hostname is malformed: no query was sent.
-    BadName,
     /// An IPv6 literal was given where only IPv4 can be used.
     AfNoSupport,
     /// A bug in ipv4-force (a caught panic).
@@ -35,7 +33,6 @@ impl ErrorCode {
             ErrorCode::ConnRefused => "ECONNREFUSED",
             ErrorCode::Refused => "EREFUSED",
             ErrorCode::ServFail => "ESERVFAIL",
-            ErrorCode::BadName => "EBADNAME",
             ErrorCode::AfNoSupport => "EAFNOSUPPORT",
             ErrorCode::Internal => "EINTERNAL",
         }
@@ -151,7 +148,6 @@ mod tests {
         assert_eq!(ErrorCode::NoData.as_str(), "ENODATA");
         assert_eq!(ErrorCode::NotFound.as_str(), "ENOTFOUND");
         assert_eq!(ErrorCode::Timeout.as_str(), "ETIMEOUT");
-        assert_eq!(ErrorCode::BadName.as_str(), "EBADNAME");
     }
 
     #[test]
@@ -214,6 +210,5 @@ mod tests {
         assert!(ErrorCode::NotFound.allows_fallback());
         assert!(ErrorCode::Timeout.allows_fallback());
         assert!(!ErrorCode::NoData.allows_fallback());
-        assert!(!ErrorCode::BadName.allows_fallback());
     }
 }
