@@ -610,3 +610,43 @@ fn to_js_report(r: diagnose::Report) -> DiagnoseReport {
         hint: r.hint,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_options_saturate_to_forever_and_refuse_what_is_not_a_duration() {
+        for v in [f64::MAX, f64::INFINITY, 2f64.powi(64), 1e300] {
+            assert_eq!(seconds(Some(v), "maxTtl"), Ok(Some(Duration::MAX)), "{v}");
+        }
+        assert_eq!(
+            seconds(Some(1.5), "maxTtl"),
+            Ok(Some(Duration::from_millis(1500)))
+        );
+        for v in [f64::NAN, -1.0, f64::NEG_INFINITY, -1e-300] {
+            assert!(
+                seconds(Some(v), "errorTtl")
+                    .unwrap_err()
+                    .contains("errorTtl"),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn whole_numbers_never_wrap() {
+        assert_eq!(
+            whole_number(Some(4294967295.0), "timeout", "ms"),
+            Ok(Some(u32::MAX))
+        );
+        for v in [-1.0, 4294967296.0, 0.5, f64::NAN, f64::INFINITY] {
+            assert!(whole_number(Some(v), "timeout", "ms").is_err(), "{v}");
+        }
+        let options = NativeResolverOptions {
+            attempts: Some(-1.0),
+            ..NativeResolverOptions::default()
+        };
+        assert!(adapt_options(options).unwrap_err().contains("attempts"));
+    }
+}
