@@ -55,7 +55,10 @@ export interface CompletedLookup {
   outcome: JsOutcome
 }
 
-/** Checks `target` (host, host:port or URL); never rejects: usage problems come back as a failure. */
+/**
+ * Checks `target` (host, host:port or URL); never rejects: usage problems come back as a failure,
+ * a panic anywhere in the check as an EINTERNAL failure.
+ */
 export declare function diagnose(target: string, options?: DiagnoseOptions | undefined | null): Promise<DiagnoseReport | DiagnoseFailure>
 
 export interface DiagnoseDnsError {
@@ -128,7 +131,10 @@ export interface LookupFailure {
 /** Options of a resolver (see index.d.ts for the documented shape). */
 export interface NativeResolverOptions {
   nameservers?: Array<string>
-  /** Milliseconds per attempt. */
+  /**
+   * Milliseconds per attempt. A JS number, range-checked in `adapt_options` (a `u32` here
+   * would let napi wrap -1 to 4294967295 unseen).
+   */
   timeout?: number
   attempts?: number
   fallback?: boolean
@@ -138,5 +144,8 @@ export interface NativeResolverOptions {
   errorTtl?: number
 }
 
-/** `text` with the password of any URL (or `user:password@host`) replaced by `****`. */
+/**
+ * `text` with the password of any URL (or `user:password@host`) replaced by `****`. On a panic
+ * the whole text is withheld: a credential must never leak through an error path.
+ */
 export declare function redactTarget(text: string): string

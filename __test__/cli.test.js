@@ -324,7 +324,7 @@ describe('resolve, --help, --version', () => {
     expect(v6.stderr).toMatch(/^ENODATA: .*2406:da18::5/)
     const bad = await run('resolve', 'bad..name')
     expect(bad.status).toBe(1)
-    expect(bad.stderr).toMatch(/^EBADNAME: /)
+    expect(bad.stderr).toMatch(/^ENOTFOUND: .*malformed hostname/)
   })
 
   test('--help and --version', async () => {

@@ -126,6 +126,15 @@ describe('resolveIPv4 errors are shaped like Node dns errors', () => {
     expect(err.code).toBe('ETIMEOUT')
   })
 
+  const REASONS = {
+    empty: 'empty',
+    'empty label': 'empty label',
+    'label over 63 bytes': 'longer than 63 bytes',
+    'name over 253 bytes': 'longer than 253 bytes',
+    space: 'not a letter, digit',
+    'leading hyphen': "starts or ends with '-'",
+    'NUL byte': 'NUL byte',
+  }
   test.each([
     ['', 'empty'],
     ['a..b', 'empty label'],
@@ -134,10 +143,12 @@ describe('resolveIPv4 errors are shaped like Node dns errors', () => {
     ['bad name.test', 'space'],
     ['-lead.test', 'leading hyphen'],
     ['nul\0.test', 'NUL byte'],
-  ])('EBADNAME for a malformed hostname (%j: %s), with no query sent', async (hostname) => {
+  ])('ENOTFOUND (as getaddrinfo says) for a malformed hostname (%j: %s), with the reason and no query sent', async (hostname, why) => {
     server.resetCounts()
     const err = await rejection(resolveIPv4(hostname, options))
-    expect(err).toMatchObject({ code: 'EBADNAME', hostname })
+    expect(err).toMatchObject({ code: 'ENOTFOUND', hostname, syscall: 'getaddrinfo' })
+    expect(err.message).toMatch(/malformed hostname/)
+    expect(err.message).toContain(REASONS[why])
     expect(server.queries).toHaveLength(0)
   })
 
@@ -202,7 +213,7 @@ describe('lookup() is a dns.lookup drop-in that only answers IPv4', () => {
 
   test('errors come through the callback with a code', (done) => {
     lookup('a..b', {}, (err) => {
-      expect(err.code).toBe('EBADNAME')
+      expect(err.code).toBe('ENOTFOUND')
       done()
     })
   })

@@ -18,8 +18,6 @@ pub enum ErrorCode {
     Refused,
     /// The server answered SERVFAIL (or another failure code), or the answer was unusable.
     ServFail,
-    /// The hostname is malformed: no query was sent.
-    BadName,
     /// An IPv6 literal was given where only IPv4 can be used.
     AfNoSupport,
     /// A bug in ipv4-force (a caught panic).
@@ -35,7 +33,6 @@ impl ErrorCode {
             ErrorCode::ConnRefused => "ECONNREFUSED",
             ErrorCode::Refused => "EREFUSED",
             ErrorCode::ServFail => "ESERVFAIL",
-            ErrorCode::BadName => "EBADNAME",
             ErrorCode::AfNoSupport => "EAFNOSUPPORT",
             ErrorCode::Internal => "EINTERNAL",
         }
@@ -128,17 +125,18 @@ pub fn ipv6_only_advice(hostname: &str, ipv6_seen: Option<Ipv6Addr>) -> String {
 }
 
 /// `db.<ref>.supabase.co` → `<ref>`: the direct-connection host Supabase serves over IPv6 only.
+/// Works on whole labels, never on byte offsets: `hostname` may hold any Unicode.
 pub fn supabase_project_ref(hostname: &str) -> Option<&str> {
     let host = hostname.strip_suffix('.').unwrap_or(hostname);
-    let lower_ok = host.len() > "db..supabase.co".len()
-        && host[..3].eq_ignore_ascii_case("db.")
-        && host[host.len() - ".supabase.co".len()..].eq_ignore_ascii_case(".supabase.co");
-    if !lower_ok {
-        return None;
-    }
-    let project = &host[3..host.len() - ".supabase.co".len()];
+    let mut labels = host.split('.');
+    let (db, project) = (labels.next()?, labels.next()?);
+    let (supabase, co) = (labels.next()?, labels.next()?);
+    let direct = labels.next().is_none()
+        && db.eq_ignore_ascii_case("db")
+        && supabase.eq_ignore_ascii_case("supabase")
+        && co.eq_ignore_ascii_case("co");
     let plain = !project.is_empty() && project.bytes().all(|b| b.is_ascii_alphanumeric());
-    plain.then_some(project)
+    (direct && plain).then_some(project)
 }
 
 #[cfg(test)]
@@ -150,7 +148,6 @@ mod tests {
         assert_eq!(ErrorCode::NoData.as_str(), "ENODATA");
         assert_eq!(ErrorCode::NotFound.as_str(), "ENOTFOUND");
         assert_eq!(ErrorCode::Timeout.as_str(), "ETIMEOUT");
-        assert_eq!(ErrorCode::BadName.as_str(), "EBADNAME");
     }
 
     #[test]
@@ -190,6 +187,22 @@ mod tests {
         assert_eq!(supabase_project_ref("db.a.b.supabase.co"), None);
         assert_eq!(supabase_project_ref("db.supabase.co"), None);
         assert_eq!(supabase_project_ref("db..supabase.co"), None);
+        assert_eq!(supabase_project_ref("x.db.abc.supabase.co"), None);
+    }
+
+    #[test]
+    fn unicode_hostnames_never_panic() {
+        // `host[..3]` on bytes used to panic here (a 2-byte character straddles byte 3).
+        for host in [
+            "üüüüüüüüüü.example",
+            "dü.abcdefghijk.supabase.co",
+            "db.ü.supabase.co",
+            "ü",
+            "😀😀😀😀😀😀😀😀😀.supabase.co",
+        ] {
+            assert_eq!(supabase_project_ref(host), None, "{host}");
+            assert!(LookupError::ipv6_only(host, None).message().contains(host));
+        }
     }
 
     #[test]
@@ -197,6 +210,5 @@ mod tests {
         assert!(ErrorCode::NotFound.allows_fallback());
         assert!(ErrorCode::Timeout.allows_fallback());
         assert!(!ErrorCode::NoData.allows_fallback());
-        assert!(!ErrorCode::BadName.allows_fallback());
     }
 }

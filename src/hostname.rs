@@ -45,7 +45,80 @@ pub fn parse_host(input: &str) -> Result<Host, BadName> {
             },
         });
     }
+    // The shorter and non-decimal IPv4 forms getaddrinfo accepts (it parses with inet_aton):
+    // `127.1`, `0x7f.1`, `2130706433`, `0177.0.0.1` are addresses, not names to look up.
+    if let Some(v4) = inet_aton(input) {
+        return Ok(Host::Ipv4(v4));
+    }
     validate_name(input).map(Host::Name)
+}
+
+/// The IPv4 address `text` denotes in inet_aton(3)'s syntax, as glibc's getaddrinfo reads it
+/// (the exact variant: nothing may follow the address). One to four parts separated by dots,
+/// each decimal, octal (leading `0`) or hexadecimal (`0x`); the last part fills the remaining
+/// bytes (`a.b` is a.0.0.b, `a.b.c` is a.b.0.c, `a` is the 32-bit number).
+pub fn inet_aton(text: &str) -> Option<Ipv4Addr> {
+    let bytes = text.as_bytes();
+    let mut parts: Vec<u64> = Vec::with_capacity(4);
+    let mut i = 0;
+    loop {
+        if !bytes.get(i)?.is_ascii_digit() {
+            return None;
+        }
+        let mut base = 10;
+        let mut digit = false;
+        if bytes[i] == b'0' {
+            i += 1;
+            if matches!(bytes.get(i), Some(b'x' | b'X')) {
+                base = 16;
+                i += 1;
+            } else {
+                base = 8;
+                digit = true;
+            }
+        }
+        let mut value: u64 = 0;
+        while let Some(&c) = bytes.get(i) {
+            let d = match c {
+                b'0'..=b'9' if base == 8 && c >= b'8' => return None,
+                b'0'..=b'9' => u64::from(c - b'0'),
+                b'a'..=b'f' | b'A'..=b'F' if base == 16 => {
+                    u64::from(c.to_ascii_lowercase() - b'a' + 10)
+                }
+                _ => break,
+            };
+            // Past 32 bits no part can be valid; stop before the multiplication can overflow.
+            value = value * base + d;
+            if value > u64::from(u32::MAX) {
+                return None;
+            }
+            digit = true;
+            i += 1;
+        }
+        match bytes.get(i) {
+            Some(b'.') => {
+                if parts.len() == 3 || value > 0xff {
+                    return None;
+                }
+                parts.push(value);
+                i += 1;
+            }
+            None if digit => {
+                let (head, room): (u64, u64) = match parts.as_slice() {
+                    [] => (0, u64::from(u32::MAX)),
+                    [a] => (a << 24, 0xff_ffff),
+                    [a, b] => ((a << 24) | (b << 16), 0xffff),
+                    [a, b, c] => ((a << 24) | (b << 16) | (c << 8), 0xff),
+                    _ => return None,
+                };
+                if value > room {
+                    return None;
+                }
+                return u32::try_from(head | value).ok().map(Ipv4Addr::from);
+            }
+            _ => return None,
+        }
+    }
 }
 
 /// Returns the name lower-cased and in ASCII, or why it cannot be a hostname.
@@ -128,6 +201,58 @@ mod tests {
             parse_host("10.1.2.3"),
             Ok(Host::Ipv4(Ipv4Addr::new(10, 1, 2, 3)))
         );
+    }
+
+    #[test]
+    fn inet_aton_forms_are_literals_as_getaddrinfo_reads_them() {
+        let lo = Host::Ipv4(Ipv4Addr::LOCALHOST);
+        for text in [
+            "127.1",
+            "0x7f.1",
+            "2130706433",
+            "0177.0.0.1",
+            "0x7F000001",
+            "127.0.1",
+            "0x7f.0.0.0x1",
+            "017700000001",
+        ] {
+            assert_eq!(parse_host(text), Ok(lo.clone()), "{text}");
+        }
+        assert_eq!(
+            parse_host("010.0.0.1"),
+            Ok(Host::Ipv4(Ipv4Addr::new(8, 0, 0, 1)))
+        );
+        assert_eq!(parse_host("0"), Ok(Host::Ipv4(Ipv4Addr::UNSPECIFIED)));
+        assert_eq!(
+            parse_host("4294967295"),
+            Ok(Host::Ipv4(Ipv4Addr::BROADCAST))
+        );
+        assert_eq!(
+            parse_host("1.2.3.255"),
+            Ok(Host::Ipv4(Ipv4Addr::new(1, 2, 3, 255)))
+        );
+        // Not addresses: these are names (or malformed), exactly as inet_aton_exact refuses them.
+        for text in [
+            "4294967296",
+            "127.1.",
+            "127.0.0.1.",
+            "127.0.0.1 ",
+            "127.0.0.1x",
+            "0x",
+            "08.1",
+            "1.2.3.4.5",
+            "256.1",
+            "1.16777216",
+            "1.2.65536",
+            "1.2.3.256",
+            "0x1g",
+            "99999999999999999999999",
+            ".1",
+            "1..2",
+            "",
+        ] {
+            assert_eq!(inet_aton(text), None, "{text:?}");
+        }
     }
 
     #[test]
@@ -234,9 +359,23 @@ mod tests {
         }
 
         #[test]
+        fn inet_aton_agrees_with_the_dotted_quad(a: u8, b: u8, c: u8, d: u8) {
+            let ip = Ipv4Addr::new(a, b, c, d);
+            prop_assert_eq!(inet_aton(&ip.to_string()), Some(ip));
+            prop_assert_eq!(inet_aton(&u32::from(ip).to_string()), Some(ip));
+            prop_assert_eq!(inet_aton(&format!("{:#x}.0{:o}.{}.{}", a, b, c, d)), Some(ip));
+            prop_assert_eq!(inet_aton(&format!("{a}.{}", u32::from(ip) & 0xff_ffff)), Some(ip));
+        }
+
+        #[test]
+        fn inet_aton_never_panics(input in "[0-9xX.a-fA-F ]{0,40}") {
+            let _ = inet_aton(&input);
+        }
+
+        #[test]
         fn hostname_shaped_strings_are_accepted(labels in prop::collection::vec("[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", 1..6)) {
             let name = labels.join(".");
-            prop_assume!(name.parse::<IpAddr>().is_err());
+            prop_assume!(name.parse::<IpAddr>().is_err() && inet_aton(&name).is_none());
             prop_assert_eq!(parse_host(&name), Ok(Host::Name(name.clone())));
         }
     }

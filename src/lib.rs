@@ -63,9 +63,10 @@ fn init_runtime() {
 #[derive(Default)]
 pub struct NativeResolverOptions {
     pub nameservers: Option<Vec<String>>,
-    /// Milliseconds per attempt.
-    pub timeout: Option<u32>,
-    pub attempts: Option<u32>,
+    /// Milliseconds per attempt. A JS number, range-checked in `adapt_options` (a `u32` here
+    /// would let napi wrap -1 to 4294967295 unseen).
+    pub timeout: Option<f64>,
+    pub attempts: Option<f64>,
     pub fallback: Option<bool>,
     /// Seconds.
     pub max_ttl: Option<f64>,
@@ -100,10 +101,12 @@ pub struct NativeResolver {
 impl NativeResolver {
     #[napi(constructor)]
     pub fn new(options: Option<NativeResolverOptions>) -> napi::Result<Self> {
-        let (settings, cache) = adapt_options(options.unwrap_or_default())
-            .map_err(|msg| Error::new(Status::InvalidArg, msg))?;
-        Ok(NativeResolver {
-            service: service::shared(settings, cache),
+        guarded("NativeResolver", || {
+            let (settings, cache) = adapt_options(options.unwrap_or_default())
+                .map_err(|msg| Error::new(Status::InvalidArg, msg))?;
+            Ok(NativeResolver {
+                service: service::shared(settings, cache),
+            })
         })
     }
 
@@ -121,7 +124,7 @@ impl NativeResolver {
             .map(|(outcome, fresh_until)| to_js(outcome, fresh_until))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn clear_cache(&self) {
         self.service.clear_cache();
     }
@@ -143,14 +146,50 @@ pub struct CompletedLookup {
     pub outcome: JsOutcome,
 }
 
+/// Never panics: a lookup whose conversion fails is settled as EINTERNAL, the others normally
+/// (this runs in a threadsafe-function callback and in a Task, where a panic would abort).
 fn to_js_batch(finished: Vec<Finished>) -> Vec<CompletedLookup> {
     finished
         .into_iter()
-        .map(|(id, (outcome, fresh_until))| CompletedLookup {
-            id,
-            outcome: to_js(outcome, fresh_until),
+        .map(|(id, (outcome, fresh_until))| {
+            let hostname = match &outcome {
+                Ok(_) => None,
+                Err(err) => Some(err.hostname.clone()),
+            };
+            let converted = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                panic_if_test_hook("settle", hostname.as_deref().unwrap_or(""));
+                to_js(outcome, fresh_until)
+            }));
+            let outcome = converted.unwrap_or_else(|panic| {
+                let err = internal_error(hostname.as_deref().unwrap_or(""), &panic_text(&*panic));
+                Either::B(failure(&err))
+            });
+            CompletedLookup { id, outcome }
         })
         .collect()
+}
+
+/// The message a panic carried.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
+/// Runs `body`, turning a panic into a thrown Error whose message starts with EINTERNAL (napi's
+/// own `catch_unwind` would give a bare GenericFailure).
+fn guarded<T>(what: &str, body: impl FnOnce() -> napi::Result<T>) -> napi::Result<T> {
+    std::panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| {
+        Err(Error::new(
+            Status::GenericFailure,
+            format!(
+                "EINTERNAL: internal error in ipv4-force ({what}), please report it: {}",
+                panic_text(&*panic)
+            ),
+        ))
+    })
 }
 
 /// The outcome of `hostname` when it needs no query (cache hit, literal). Otherwise `None`, and
@@ -186,12 +225,7 @@ async fn lookup_catching_panics(service: &LookupService, hostname: &str) -> (Out
     match AssertUnwindSafe(lookup).catch_unwind().await {
         Ok(done) => done,
         Err(panic) => {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".into());
-            let err = internal_error(hostname, &why);
+            let err = internal_error(hostname, &panic_text(&*panic));
             (Err(Arc::new(err)), Instant::now())
         }
     }
@@ -212,16 +246,19 @@ impl LookupDispatcher {
     /// `on_completed` is called on this thread with every lookup finished since its last call.
     #[napi(constructor)]
     pub fn new(on_completed: Function<Vec<CompletedLookup>, ()>) -> napi::Result<Self> {
-        let completed: Arc<Completions<Finished>> = Arc::default();
-        let source = completed.clone();
-        let notify = on_completed
-            .build_threadsafe_function::<()>()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build_callback(move |_| Ok(to_js_batch(source.take_now())))?;
-        Ok(LookupDispatcher {
-            completed,
-            notify: Arc::new(notify),
+        guarded("LookupDispatcher", || {
+            let completed: Arc<Completions<Finished>> = Arc::default();
+            let source = completed.clone();
+            // Runs on the JS thread from libuv: a panic here would abort the process.
+            let notify = on_completed
+                .build_threadsafe_function::<()>()
+                .callee_handled::<false>()
+                .weak::<true>()
+                .build_callback(move |_| Ok(to_js_batch(source.take_now())))?;
+            Ok(LookupDispatcher {
+                completed,
+                notify: Arc::new(notify),
+            })
         })
     }
 
@@ -255,7 +292,7 @@ pub struct CompletionQueue {
 
 #[napi]
 impl CompletionQueue {
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new() -> napi::Result<Self> {
         let wake = wake::Wake::new().map_err(|e| {
             Error::from_reason(format!("cannot create the wake-up socket pair: {e}"))
@@ -304,6 +341,9 @@ pub fn ipv6_only_failure(hostname: String, ipv6_seen: Option<String>) -> LookupF
     })
 }
 
+/// Every numeric option is checked here, and only here: a value out of range is refused with a
+/// message naming the option (the JS layer turns it into ERR_INVALID_ARG_VALUE), never converted
+/// in a way that could panic or wrap around.
 fn adapt_options(
     options: NativeResolverOptions,
 ) -> Result<(ResolverSettings, CacheSettings), String> {
@@ -318,12 +358,12 @@ fn adapt_options(
     };
     // A resolver pointed at a given server answers from that server only, unless asked.
     let fallback = options.fallback.unwrap_or(nameservers.is_none());
+    let timeout_ms = whole_number(options.timeout, "timeout", "milliseconds")?;
+    let attempts = whole_number(options.attempts, "attempts", "tries")?;
     let settings = ResolverSettings {
         nameservers,
-        timeout: options
-            .timeout
-            .map(|ms| Duration::from_millis(ms.max(1).into())),
-        attempts: options.attempts.map(|n| n as usize),
+        timeout: timeout_ms.map(|ms| Duration::from_millis(ms.max(1).into())),
+        attempts: attempts.map(|n| n as usize),
         fallback,
     };
     let defaults = CacheSettings::default();
@@ -334,11 +374,27 @@ fn adapt_options(
     Ok((settings, cache))
 }
 
+/// An integer in 0..=2^32-1.
+fn whole_number(value: Option<f64>, name: &str, unit: &str) -> Result<Option<u32>, String> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) => {
+            Ok(Some(v as u32))
+        }
+        Some(v) => Err(format!(
+            "{name} must be a whole number of {unit} from 0 to 4294967295, got {v}"
+        )),
+    }
+}
+
+/// Seconds >= 0; `Infinity`, or anything too large for a Duration (e.g. Number.MAX_VALUE, meant
+/// as "forever"), means forever.
 fn seconds(value: Option<f64>, name: &str) -> Result<Option<Duration>, String> {
     match value {
         None => Ok(None),
-        Some(v) if v.is_infinite() && v > 0.0 => Ok(Some(Duration::MAX)),
-        Some(v) if v.is_finite() && v >= 0.0 => Ok(Some(Duration::from_secs_f64(v))),
+        Some(v) if v >= 0.0 => Ok(Some(
+            Duration::try_from_secs_f64(v).unwrap_or(Duration::MAX),
+        )),
         Some(v) => Err(format!("{name} must be a number of seconds >= 0, got {v}")),
     }
 }
@@ -373,7 +429,8 @@ fn internal_error(hostname: &str, why: &str) -> LookupError {
     )
 }
 
-/// Tests set IPV4_FORCE_TEST_PANIC=<site>:<hostname> (site: answer_now or lookup) to make that
+/// Tests set IPV4_FORCE_TEST_PANIC=<site>:<hostname> (site: answer_now, lookup, settle, diagnose
+/// or redact) to make that
 /// call panic inside Rust, and check that Node gets an EINTERNAL error instead of a crash.
 fn panic_if_test_hook(site: &str, hostname: &str) {
     static HOOK: OnceLock<Option<String>> = OnceLock::new();
@@ -392,7 +449,7 @@ fn panic_if_test_hook(site: &str, hostname: &str) {
 #[napi(object)]
 pub struct DiagnoseOptions {
     /// Milliseconds for the TCP connect (default 5000), also per DNS attempt when given.
-    pub timeout: Option<u32>,
+    pub timeout: Option<f64>,
     pub nameservers: Option<Vec<String>>,
     pub fallback: Option<bool>,
 }
@@ -440,9 +497,26 @@ pub struct DiagnoseFailure {
     pub message: String,
 }
 
-/// Checks `target` (host, host:port or URL); never rejects: usage problems come back as a failure.
+/// Checks `target` (host, host:port or URL); never rejects: usage problems come back as a failure,
+/// a panic anywhere in the check as an EINTERNAL failure.
 #[napi]
 pub async fn diagnose(
+    target: String,
+    options: Option<DiagnoseOptions>,
+) -> Either<DiagnoseReport, DiagnoseFailure> {
+    let checked = AssertUnwindSafe(diagnose_unguarded(target, options)).catch_unwind();
+    checked.await.unwrap_or_else(|panic| {
+        Either::B(DiagnoseFailure {
+            code: "EINTERNAL".into(),
+            message: format!(
+                "internal error in ipv4-force while checking the target, please report it: {}",
+                panic_text(&*panic)
+            ),
+        })
+    })
+}
+
+async fn diagnose_unguarded(
     target: String,
     options: Option<DiagnoseOptions>,
 ) -> Either<DiagnoseReport, DiagnoseFailure> {
@@ -452,6 +526,7 @@ pub async fn diagnose(
             message,
         })
     };
+    panic_if_test_hook("diagnose", &target);
     let parsed = match target::parse_target(&target) {
         Ok(parsed) => parsed,
         Err(err) => return usage(err.message),
@@ -461,21 +536,20 @@ pub async fn diagnose(
         nameservers: None,
         fallback: None,
     });
-    let connect_timeout = options
-        .timeout
-        .map_or(diagnose::DEFAULT_CONNECT_TIMEOUT, |ms| {
-            Duration::from_millis(ms.max(1).into())
-        });
     let resolver_options = NativeResolverOptions {
         nameservers: options.nameservers,
         timeout: options.timeout,
         fallback: options.fallback,
         ..NativeResolverOptions::default()
     };
+    // Checked (timeout included) before any use.
     let (settings, cache) = match adapt_options(resolver_options) {
         Ok(pair) => pair,
         Err(message) => return usage(message),
     };
+    let connect_timeout = settings
+        .timeout
+        .unwrap_or(diagnose::DEFAULT_CONNECT_TIMEOUT);
     let service = service::shared(settings, cache);
     let display = parsed.display.clone();
     let task = tokio::spawn(async move {
@@ -490,10 +564,15 @@ pub async fn diagnose(
     }
 }
 
-/// `text` with the password of any URL (or `user:password@host`) replaced by `****`.
+/// `text` with the password of any URL (or `user:password@host`) replaced by `****`. On a panic
+/// the whole text is withheld: a credential must never leak through an error path.
 #[napi]
 pub fn redact_target(text: String) -> String {
-    target::redact(&text)
+    std::panic::catch_unwind(|| {
+        panic_if_test_hook("redact", &text);
+        target::redact(&text)
+    })
+    .unwrap_or_else(|_| "[target withheld: internal error in ipv4-force]".to_string())
 }
 
 fn to_js_report(r: diagnose::Report) -> DiagnoseReport {
@@ -524,5 +603,45 @@ fn to_js_report(r: diagnose::Report) -> DiagnoseReport {
         ok: r.verdict.ok(),
         summary: r.summary,
         hint: r.hint,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_options_saturate_to_forever_and_refuse_what_is_not_a_duration() {
+        for v in [f64::MAX, f64::INFINITY, 2f64.powi(64), 1e300] {
+            assert_eq!(seconds(Some(v), "maxTtl"), Ok(Some(Duration::MAX)), "{v}");
+        }
+        assert_eq!(
+            seconds(Some(1.5), "maxTtl"),
+            Ok(Some(Duration::from_millis(1500)))
+        );
+        for v in [f64::NAN, -1.0, f64::NEG_INFINITY, -1e-300] {
+            assert!(
+                seconds(Some(v), "errorTtl")
+                    .unwrap_err()
+                    .contains("errorTtl"),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn whole_numbers_never_wrap() {
+        assert_eq!(
+            whole_number(Some(4294967295.0), "timeout", "ms"),
+            Ok(Some(u32::MAX))
+        );
+        for v in [-1.0, 4294967296.0, 0.5, f64::NAN, f64::INFINITY] {
+            assert!(whole_number(Some(v), "timeout", "ms").is_err(), "{v}");
+        }
+        let options = NativeResolverOptions {
+            attempts: Some(-1.0),
+            ..NativeResolverOptions::default()
+        };
+        assert!(adapt_options(options).unwrap_err().contains("attempts"));
     }
 }

@@ -1,17 +1,23 @@
 //! IPv4-only name resolution: hickory-resolver (A records only, system or explicit
 //! configuration), then the system resolver (getaddrinfo) as a fallback when hickory cannot answer.
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::lookup::Lookup;
 use hickory_resolver::net::{DnsError, NetError, NoRecords};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{RData, RecordType};
-use tokio::sync::OnceCell;
+use hickory_resolver::proto::rr::rdata::CNAME;
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use tokio::sync::{OnceCell, Semaphore};
 
 use crate::errors::{ErrorCode, LookupError};
 use crate::hostname::{parse_host, Host};
+use crate::locking::lock;
 use crate::udp_pool::PooledUdpProvider;
 
 /// hickory's resolver on tokio, with UDP sockets reused between queries (see udp_pool.rs).
@@ -19,6 +25,11 @@ pub type HickoryResolver = hickory_resolver::Resolver<PooledUdpProvider>;
 
 /// getaddrinfo gives no TTL: its answers are kept this long.
 const SYSTEM_ANSWER_TTL: Duration = Duration::from_secs(1);
+/// getaddrinfo calls running at once, process-wide: each holds a thread for as long as the system
+/// resolver takes, and with the DNS server down thousands of lookups would otherwise each start one.
+const MAX_SYSTEM_LOOKUPS: usize = 8;
+/// CNAME hops followed before a chain counts as broken.
+const MAX_CNAME_HOPS: usize = 16;
 
 /// How to build the resolver. `Default` means: the system configuration, with fallback.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -43,7 +54,15 @@ pub struct Resolved {
 /// runtime, so creating one never reads a file or fails.
 pub struct Ipv4Resolver {
     settings: ResolverSettings,
-    native: OnceCell<Result<HickoryResolver, String>>,
+    native: OnceCell<Result<Native, String>>,
+}
+
+/// The hickory resolver, and what it was built with that decides which names are asked.
+struct Native {
+    resolver: HickoryResolver,
+    search: Vec<Name>,
+    domain: Option<Name>,
+    ndots: usize,
 }
 
 impl Ipv4Resolver {
@@ -64,7 +83,17 @@ impl Ipv4Resolver {
             Ok(Host::Name(name)) => name,
             Ok(Host::Ipv4(ip) | Host::MappedIpv4(ip)) => return Ok(Resolved::forever(ip)),
             Ok(Host::Ipv6(_)) => return Err(ipv6_literal_error(input)),
-            Err(bad) => return Err(LookupError::new(ErrorCode::BadName, input, bad.reason)),
+            // As Node's getaddrinfo reports it (ENOTFOUND), with the precise reason.
+            Err(bad) => {
+                return Err(LookupError {
+                    syscall: "getaddrinfo",
+                    ..LookupError::new(
+                        ErrorCode::NotFound,
+                        input,
+                        format!("malformed hostname, nothing was sent: {}", bad.reason),
+                    )
+                })
+            }
         };
         let native = self.query_a(input, &name).await;
         match native {
@@ -83,8 +112,9 @@ impl Ipv4Resolver {
 
     /// The name's AAAA records, through the same configuration (for diagnostics).
     pub async fn resolve_ipv6(&self, name: &str) -> Result<Vec<Ipv6Addr>, LookupError> {
-        let resolver = self.native().await.map_err(|e| no_config_error(name, e))?;
-        match resolver.lookup(name, RecordType::AAAA).await {
+        let native = self.native().await.map_err(|e| no_config_error(name, e))?;
+        let query = dns_name(name).map_err(|e| classify(name, &e))?;
+        match native.resolver.lookup(query, RecordType::AAAA).await {
             Ok(lookup) => Ok(lookup
                 .answers()
                 .iter()
@@ -97,42 +127,88 @@ impl Ipv4Resolver {
         }
     }
 
+    /// The A records of `name`, asked as glibc does: each candidate of the search list in turn,
+    /// keeping only addresses owned by the name asked or by its CNAME chain.
     async fn query_a(&self, input: &str, name: &str) -> Result<Resolved, LookupError> {
-        let resolver = self.native().await.map_err(|e| no_config_error(input, e))?;
-        match resolver.lookup_ip(name).await {
-            Ok(lookup) => {
-                let addresses: Vec<Ipv4Addr> = lookup
-                    .iter()
-                    .filter_map(|ip| match ip {
-                        std::net::IpAddr::V4(v4) => Some(v4),
-                        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped(),
-                    })
-                    .collect();
-                if addresses.is_empty() {
-                    return Err(self.ipv6_only_error(input, name).await);
-                }
-                Ok(Resolved {
-                    addresses,
-                    valid_until: lookup.valid_until(),
-                })
-            }
-            Err(err) => {
-                let err = classify(input, &err);
-                match err.code {
-                    ErrorCode::NoData => Err(self.ipv6_only_error(input, name).await),
-                    // With a search list, the name itself may answer "no A record" and the last
-                    // search candidate NXDOMAIN: hickory reports the latter. An AAAA query tells
-                    // an IPv6-only name from a missing one.
-                    ErrorCode::NotFound => match self.resolve_ipv6(name).await {
-                        Ok(ipv6) if !ipv6.is_empty() => {
-                            Err(LookupError::ipv6_only(input, Some(ipv6[0])))
-                        }
-                        _ => Err(err),
-                    },
-                    _ => Err(err),
-                }
+        let native = self.native().await.map_err(|e| no_config_error(input, e))?;
+        let query = dns_name(name).map_err(|e| classify(input, &e))?;
+        let mut last = None;
+        for candidate in native.candidates(&query) {
+            // A fully qualified name: hickory asks exactly this name (its hosts file first), so
+            // the owner the answer must be for is known.
+            let outcome = match native
+                .resolver
+                .lookup(candidate.clone(), RecordType::A)
+                .await
+            {
+                Ok(lookup) => answer_for(&candidate, &lookup),
+                Err(err) => Err(Failure::Net(err)),
+            };
+            match outcome {
+                Ok(resolved) => return Ok(resolved),
+                Err(failure) => last = Some((candidate, failure)),
             }
         }
+        let Some((candidate, failure)) = last else {
+            return Err(LookupError::new(
+                ErrorCode::NotFound,
+                input,
+                "no name to ask",
+            ));
+        };
+        let err = match failure {
+            Failure::CnameLoop => return Err(cname_loop_error(input)),
+            Failure::NoAddress => return Err(self.no_ipv4_error(input, name, &candidate).await),
+            Failure::Net(err) => classify(input, &err),
+        };
+        match err.code {
+            ErrorCode::NoData => Err(self.no_ipv4_error(input, name, &candidate).await),
+            // With a search list, the name itself may answer "no A record" and the last search
+            // candidate NXDOMAIN, which is what is reported. An AAAA query tells an IPv6-only name
+            // from a missing one.
+            ErrorCode::NotFound => match self.resolve_ipv6(name).await {
+                Ok(ipv6) if !ipv6.is_empty() => Err(LookupError::ipv6_only(input, Some(ipv6[0]))),
+                _ => Err(err),
+            },
+            _ => Err(err),
+        }
+    }
+
+    /// Why a name that exists has no usable A record: a CNAME loop (hickory gives up on one
+    /// without saying so), or the name is IPv6-only (ENODATA with an address when one is found).
+    async fn no_ipv4_error(&self, input: &str, name: &str, asked: &Name) -> LookupError {
+        if self.cname_loops(asked).await {
+            return cname_loop_error(input);
+        }
+        self.ipv6_only_error(input, name).await
+    }
+
+    /// Walks the CNAME chain from `start` one CNAME query at a time: true when it comes back to a
+    /// name already seen, or is longer than any sane chain. Only asked when there is no address.
+    async fn cname_loops(&self, start: &Name) -> bool {
+        let Ok(native) = self.native().await else {
+            return false;
+        };
+        let mut seen = vec![start.clone()];
+        let mut current = start.clone();
+        for _ in 0..MAX_CNAME_HOPS {
+            let Ok(lookup) = native
+                .resolver
+                .lookup(current.clone(), RecordType::CNAME)
+                .await
+            else {
+                return false;
+            };
+            let Some((next, _)) = cname_record_of(&current, lookup.answers()) else {
+                return false;
+            };
+            if seen.iter().any(|n| same_name(n, &next)) {
+                return true;
+            }
+            current = fqdn(next);
+            seen.push(current.clone());
+        }
+        true
     }
 
     /// ENODATA, with an IPv6 address of the name when a diagnostic AAAA query finds one.
@@ -145,7 +221,7 @@ impl Ipv4Resolver {
         LookupError::ipv6_only(input, seen)
     }
 
-    async fn native(&self) -> Result<&HickoryResolver, &str> {
+    async fn native(&self) -> Result<&Native, &str> {
         self.native
             .get_or_init(|| async { build_native(&self.settings) })
             .await
@@ -163,7 +239,129 @@ impl Resolved {
     }
 }
 
-fn build_native(settings: &ResolverSettings) -> Result<HickoryResolver, String> {
+impl Native {
+    /// The fully qualified names to ask for `name`, in order: hickory's own search-list rule
+    /// (`ndots`, `domain`, `search`), the one `lookup_ip` applies.
+    fn candidates(&self, name: &Name) -> Vec<Name> {
+        if name.is_fqdn() {
+            return vec![name.clone()];
+        }
+        let mut names: Vec<Name> = Vec::with_capacity(2 + self.search.len());
+        let mut add = |candidate: Name| {
+            if !names.contains(&candidate) {
+                names.push(candidate);
+            }
+        };
+        let raw_first = name.num_labels() as usize > self.ndots || name.is_localhost();
+        if raw_first {
+            add(fqdn(name.clone()));
+        }
+        for suffix in self.domain.iter().chain(&self.search) {
+            if let Ok(candidate) = name.clone().append_domain(suffix) {
+                add(candidate);
+            }
+        }
+        if !raw_first {
+            add(fqdn(name.clone()));
+        }
+        names
+    }
+}
+
+/// Why one candidate name gave no address.
+enum Failure {
+    Net(NetError),
+    /// The name exists but no A record for it or its CNAME chain came back.
+    NoAddress,
+    CnameLoop,
+}
+
+/// The addresses of `asked` in `lookup`: A records owned by `asked` or by a name its CNAME chain
+/// leads to (case-insensitive), never a record for another owner listed in the same answer and
+/// never an AAAA record. Valid for the smallest TTL among the records used.
+fn answer_for(asked: &Name, lookup: &Lookup) -> Result<Resolved, Failure> {
+    let records = lookup.answers();
+    let mut chain: Vec<Name> = vec![asked.clone()];
+    let mut ttl = u32::MAX;
+    let mut current = asked.clone();
+    while let Some((next, cname_ttl)) = cname_record_of(&current, records) {
+        if chain.len() > MAX_CNAME_HOPS || chain.iter().any(|n| same_name(n, &next)) {
+            return Err(Failure::CnameLoop);
+        }
+        ttl = ttl.min(rfc2181_ttl(cname_ttl));
+        chain.push(next.clone());
+        current = next;
+    }
+    let mut addresses = Vec::new();
+    for record in records {
+        if let RData::A(a) = &record.data {
+            if chain.iter().any(|n| same_name(n, &record.name)) {
+                if !addresses.contains(&a.0) {
+                    addresses.push(a.0);
+                }
+                ttl = ttl.min(rfc2181_ttl(record.ttl));
+            }
+        }
+    }
+    if addresses.is_empty() {
+        return Err(Failure::NoAddress);
+    }
+    Ok(Resolved {
+        addresses,
+        valid_until: Instant::now() + Duration::from_secs(ttl.into()),
+    })
+}
+
+/// RFC 2181 §8: a TTL with the most significant bit set is treated as zero.
+fn rfc2181_ttl(ttl: u32) -> u32 {
+    if ttl >= 1 << 31 {
+        0
+    } else {
+        ttl
+    }
+}
+
+/// The target (and TTL) of the CNAME record owned by `owner`, if `records` hold one.
+fn cname_record_of(owner: &Name, records: &[Record]) -> Option<(Name, u32)> {
+    records.iter().find_map(|r| match &r.data {
+        RData::CNAME(CNAME(target)) if same_name(&r.name, owner) => Some((target.clone(), r.ttl)),
+        _ => None,
+    })
+}
+
+/// Case-insensitive, with or without the final dot (hosts-file records may lack it).
+fn same_name(a: &Name, b: &Name) -> bool {
+    let (a, b) = (a.to_ascii(), b.to_ascii());
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
+
+fn fqdn(mut name: Name) -> Name {
+    name.set_fqdn(true);
+    name
+}
+
+/// A name checked by `parse_host` (lower-case ASCII) as a hickory Name built from ASCII: hickory
+/// parsing a string goes through IDNA, which refuses underscores (`my_service`) DNS carries fine.
+fn dns_name(name: &str) -> Result<Name, NetError> {
+    let parsed = if name.is_ascii() {
+        Name::from_ascii(name)
+    } else {
+        Name::from_utf8(name)
+    };
+    parsed.map_err(NetError::from)
+}
+
+fn cname_loop_error(input: &str) -> LookupError {
+    LookupError::new(
+        ErrorCode::ServFail,
+        input,
+        "CNAME loop: the name's CNAME chain comes back to itself and never reaches an address \
+         (a DNS configuration error)",
+    )
+}
+
+fn build_native(settings: &ResolverSettings) -> Result<Native, String> {
     let (config, mut opts) = match &settings.nameservers {
         Some(servers) => (explicit_config(servers), ResolverOpts::default()),
         None => read_system_config()?,
@@ -182,10 +380,22 @@ fn build_native(settings: &ResolverSettings) -> Result<HickoryResolver, String> 
     // serves (a port picked by hickory would get a fresh socket per query). This also skips
     // hickory's port draw and its retries when the drawn port is taken.
     opts.os_port_selection = true;
-    HickoryResolver::builder_with_config(config, PooledUdpProvider::default())
+    // Keep the TTLs as sent (hickory clamps them to a day by default): `answer_for` applies RFC
+    // 2181 to them, and the caller's maxTtl bounds them.
+    opts.positive_max_ttl = Some(Duration::from_secs(u32::MAX.into()));
+    let search = config.search().to_vec();
+    let domain = config.domain().cloned();
+    let ndots = opts.ndots;
+    let resolver = HickoryResolver::builder_with_config(config, PooledUdpProvider::default())
         .with_options(opts)
         .build()
-        .map_err(|e| format!("cannot build the DNS resolver: {e}"))
+        .map_err(|e| format!("cannot build the DNS resolver: {e}"))?;
+    Ok(Native {
+        resolver,
+        search,
+        domain,
+        ndots,
+    })
 }
 
 fn explicit_config(servers: &[SocketAddr]) -> ResolverConfig {
@@ -283,14 +493,63 @@ fn more_precise(native: LookupError, system: LookupError, input: &str) -> Lookup
     }
 }
 
-/// getaddrinfo on tokio's blocking pool (not libuv's threadpool), IPv4 answers only.
+type SystemLookup = Shared<BoxFuture<'static, Result<Vec<Ipv4Addr>, LookupError>>>;
+
+/// getaddrinfo on tokio's blocking pool (not libuv's threadpool), IPv4 answers only. At most
+/// MAX_SYSTEM_LOOKUPS calls run at once in the process, and concurrent lookups of one name share
+/// one call.
 async fn system_lookup_ipv4(name: &str) -> Result<Vec<Ipv4Addr>, LookupError> {
-    let query = name.to_string();
-    let answer = tokio::task::spawn_blocking(move || (query.as_str(), 0).to_socket_addrs()).await;
-    let system_error = |detail: String| LookupError {
+    static IN_FLIGHT: OnceLock<Mutex<HashMap<String, SystemLookup>>> = OnceLock::new();
+    let in_flight = IN_FLIGHT.get_or_init(Default::default);
+    let shared = {
+        let mut map = lock(in_flight);
+        map.entry(name.to_string())
+            .or_insert_with(|| {
+                let key = name.to_string();
+                // A task of its own: it finishes, and leaves the map, even if every caller stops
+                // waiting. Its entry is removed under the same lock it was made under.
+                let task = tokio::spawn(async move {
+                    let result = bounded_getaddrinfo_ipv4(&key).await;
+                    lock(in_flight).remove(&key);
+                    result
+                });
+                let name = name.to_string();
+                async move {
+                    task.await.unwrap_or_else(|e| {
+                        Err(system_error(
+                            &name,
+                            format!("the system resolver did not finish ({e})"),
+                        ))
+                    })
+                }
+                .boxed()
+                .shared()
+            })
+            .clone()
+    };
+    shared.await.map_err(|err| LookupError {
+        hostname: name.to_string(),
+        ..err
+    })
+}
+
+async fn bounded_getaddrinfo_ipv4(name: &str) -> Result<Vec<Ipv4Addr>, LookupError> {
+    static PERMITS: Semaphore = Semaphore::const_new(MAX_SYSTEM_LOOKUPS);
+    // The semaphore is never closed, so acquiring only waits.
+    let _permit = PERMITS.acquire().await.ok();
+    getaddrinfo_ipv4(name).await
+}
+
+fn system_error(name: &str, detail: String) -> LookupError {
+    LookupError {
         syscall: "getaddrinfo",
         ..LookupError::new(ErrorCode::NotFound, name, detail)
-    };
+    }
+}
+
+async fn getaddrinfo_ipv4(name: &str) -> Result<Vec<Ipv4Addr>, LookupError> {
+    let query = name.to_string();
+    let answer = tokio::task::spawn_blocking(move || (query.as_str(), 0).to_socket_addrs()).await;
     match answer {
         Ok(Ok(addrs)) => {
             let v4: Vec<Ipv4Addr> = addrs
@@ -308,12 +567,14 @@ async fn system_lookup_ipv4(name: &str) -> Result<Vec<Ipv4Addr>, LookupError> {
                 Ok(v4)
             }
         }
-        Ok(Err(e)) => Err(system_error(format!(
-            "the system resolver has no IPv4 address ({e})"
-        ))),
-        Err(e) => Err(system_error(format!(
-            "the system resolver did not finish ({e})"
-        ))),
+        Ok(Err(e)) => Err(system_error(
+            name,
+            format!("the system resolver has no IPv4 address ({e})"),
+        )),
+        Err(e) => Err(system_error(
+            name,
+            format!("the system resolver did not finish ({e})"),
+        )),
     }
 }
 
@@ -345,8 +606,10 @@ mod tests {
     #[tokio::test]
     async fn malformed_names_fail_before_any_query() {
         let err = resolver().resolve("bad..name").await.unwrap_err();
-        assert_eq!(err.code, ErrorCode::BadName);
+        assert_eq!(err.code, ErrorCode::NotFound);
+        assert_eq!(err.syscall, "getaddrinfo");
         assert_eq!(err.hostname, "bad..name");
+        assert!(err.message().contains("empty label"), "{}", err.message());
     }
 
     #[test]

@@ -66,6 +66,12 @@ function answerQuery (query, zone, opts) {
   } else if (entry.rcode) {
     setRcode(entry.rcode)
   } else {
+    // Raw records the entry carries beyond its own (owner, type and TTL as given, ttl default
+    // the entry's): listed first in the answer, whatever was asked, as a careless or hostile
+    // server might send them (a stray A for another name, an AAAA in an A answer...).
+    for (const r of asList(entry.extra)) {
+      response.answers.push({ class: 'IN', ttl: entry.ttl ?? DEFAULT_TTL, ...r, name: r.name ?? name })
+    }
     // Follow CNAMEs (unless CNAME/ANY is asked for) through the zone, at most
     // MAX_CNAME_CHAIN hops so that loops terminate.
     let current = entry
