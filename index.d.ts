@@ -4,7 +4,7 @@
 export type LookupErrorCode =
   /** The name exists but has no A record: it is IPv6-only. The message says what to do. */
   | 'ENODATA'
-  /** The name does not exist (NXDOMAIN). */
+  /** The name does not exist (NXDOMAIN), or is malformed (then nothing was sent; the message says why). */
   | 'ENOTFOUND'
   /** No answer within `timeout` × `attempts`. */
   | 'ETIMEOUT'
@@ -14,8 +14,6 @@ export type LookupErrorCode =
   | 'EREFUSED'
   /** The DNS server answered SERVFAIL (or the answer was unusable). */
   | 'ESERVFAIL'
-  /** The hostname is malformed (empty, over 253 bytes, a bad label): nothing was sent. */
-  | 'EBADNAME'
   /** An IPv6 literal where only IPv4 can be used (see `allowIPv6Literals`). */
   | 'EAFNOSUPPORT'
   /** A bug in ipv4-force, caught before it reached Node (please report it). */

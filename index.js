@@ -278,6 +278,8 @@ function resolverFor(options) {
     try {
       nativeResolver = new NativeResolver(picked)
     } catch (e) {
+      // A panic caught in Rust: a bug in ipv4-force, not a bad option.
+      if (e.message.startsWith('EINTERNAL')) throw Object.assign(new Error(e.message), { code: 'EINTERNAL' })
       throw invalidArgValue('options', e.message)
     }
     resolver = new Resolver(nativeResolver)
