@@ -94,4 +94,4 @@ describeInNamespace('real clients that resolve names themselves, on an IPv4-only
   test('plain ioredis Cluster fails on the dual-stack host (the platform is reproduced)', () => {
     expect(results['ioredis-cluster'].dual.plain.ok).toBe(false)
   })
-})
+}, { commands: ['redis-server', 'redis-cli', 'ip'] })

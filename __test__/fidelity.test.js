@@ -147,4 +147,4 @@ describeInNamespace('fidelity: patched Node observes what plain Node observes', 
       })
     }
   }
-})
+}, { commands: ['ip'] })
