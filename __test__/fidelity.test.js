@@ -3,7 +3,8 @@
 // Differential proof that ipv4-force changes the address family and nothing else: every scenario
 // in fixtures/fidelity/scenarios.js (connects, failover, option reading, Node's argument checks,
 // a caller's own lookup, numeric and underscore names, dns.lookup users) runs in plain Node and
-// patched (patchNet() and `--require register.js`), with real sockets and the test DNS server as
+// patched (patchNet() with the system config, `--require register.js`, and patchNet() with
+// explicit `nameservers`), with real sockets and the test DNS server as
 // the system resolver of a private namespace, and what a user observes must be identical. The
 // "intended:" scenarios are the documented differences (IPv4 answers only, IPv6 literals refused,
 // ENODATA for an IPv6-only host): for them the patched side is checked on its own.
@@ -20,7 +21,7 @@ const { SCENARIO_NAMES } = require('./fixtures/fidelity/scenarios')
 const DRIVER = path.join(__dirname, 'fixtures', 'fidelity', 'driver.js')
 const RESOLV_CONF = 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n'
 const HOSTS = '127.0.0.1 localhost\n::1 localhost ip6-localhost\n'
-const PATCHED_MODES = ['patch', 'register']
+const PATCHED_MODES = ['patch', 'register', 'nameservers']
 const RUN_TIMEOUT_MS = 360_000
 
 // A name that does not resolve: the class, code and hostname must be Node's; the message must
