@@ -20,7 +20,7 @@ const { SCENARIO_NAMES } = require('./fixtures/fidelity/scenarios')
 
 const DRIVER = path.join(__dirname, 'fixtures', 'fidelity', 'driver.js')
 const RESOLV_CONF = 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n'
-const HOSTS = '127.0.0.1 localhost\n::1 localhost ip6-localhost\n'
+const HOSTS = '127.0.0.1 localhost\n::1 localhost ip6-localhost\n127.0.0.3 hostsonly.test\n'
 const PATCHED_MODES = ['patch', 'register', 'nameservers']
 const RUN_TIMEOUT_MS = 360_000
 
