@@ -4,9 +4,11 @@
 # Node's tests are not part of this project: they come from a checkout of Node's test/ tree (the
 # GitHub mirror denoland/node_test) given with --suite. See tools/README.md.
 #
-# Every test file runs in its own network namespace (unshare -n) holding only `lo`: some tests put
-# public addresses in mock lookups and nothing may leave the machine; a namespace per run also
-# keeps the two parallel runs off each other's ports (common.PORT is fixed).
+# Every test file runs in its own network namespace (unshare -m -n) holding only `lo`: some tests
+# put public addresses in mock lookups and nothing may leave the machine; a namespace per run also
+# keeps the two parallel runs off each other's ports (common.PORT is fixed). /etc/hosts and
+# /etc/resolv.conf are the tool's own there (localhost on 127.0.0.1 and ::1; DNS on 127.0.0.1,
+# where nothing answers), so results do not depend on this machine's files.
 #
 # Usage: tools/node-suite.sh --suite DIR --node BIN [--out DIR] [--jobs N] [--timeout S]
 #                            [--filter ERE] [--repo DIR]
@@ -32,12 +34,14 @@ run_one_variant() {
   local rc=0
   # TEST_THREAD_ID gives each run its own test/.tmp.<id> directory.
   env -u NODE_OPTIONS NODE_OPTIONS="$opts" TEST_THREAD_ID="$variant-${file//[^A-Za-z0-9]/_}" \
-    unshare -n sh -c '
+    unshare -m -n sh -c '
       ip link set lo up || exit 90
       # Refuse to run with any interface besides lo.
       [ "$(ip -o link show | grep -vc " lo:")" = 0 ] || exit 91
-      cd "$1" && shift && exec timeout -s KILL "$@"
-    ' sh "$suite" "$per_file_timeout" "$node_bin" $flags "test/parallel/$file" >"$log" 2>&1 || rc=$?
+      # The same /etc/hosts and resolv.conf for every run, whatever this machine has.
+      mount --bind "$1/hosts" /etc/hosts && mount --bind "$1/resolv.conf" /etc/resolv.conf || exit 90
+      cd "$2" && shift 2 && exec timeout -s KILL "$@"
+    ' sh "$out/etc" "$suite" "$per_file_timeout" "$node_bin" $flags "test/parallel/$file" >"$log" 2>&1 || rc=$?
   if [ "$rc" = 0 ]; then
     if grep -q '^1\.\.0 # Skipped' "$log"; then echo skip; else echo pass; fi
   elif [ "$rc" = 137 ]; then echo timeout
@@ -78,8 +82,8 @@ done
 
 [ -n "$suite" ] && [ -d "$suite/test/parallel" ] || { echo "--suite DIR (holding test/parallel) is required" >&2; exit 2; }
 [ -n "$node_bin" ] && [ -x "$node_bin" ] || { echo "--node BIN is required" >&2; exit 2; }
-[ "$(id -u)" = 0 ] || { echo "needs root (unshare -n)" >&2; exit 2; }
-unshare -n sh -c 'ip link set lo up' || { echo "cannot create a network namespace" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "needs root (unshare -m -n)" >&2; exit 2; }
+unshare -m -n sh -c 'ip link set lo up' || { echo "cannot create a network namespace" >&2; exit 2; }
 ls "$repo"/*.node >/dev/null 2>&1 || { echo "no compiled addon in $repo: npm run build first" >&2; exit 2; }
 
 want=$(sed -n 's/^export const version = "\(.*\)";/\1/p' "$suite/node_version.ts" 2>/dev/null || true)
@@ -89,7 +93,11 @@ if [ -n "$want" ] && [ "v$want" != "$have" ]; then
 fi
 
 rm -rf "$out"
-mkdir -p "$out/logs"
+mkdir -p "$out/logs" "$out/etc"
+# What Node's CI hosts have: localhost on both loopbacks. Name lookups that reach DNS get a
+# refused port on 127.0.0.1, at once, the same way in both variants.
+printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$out/etc/hosts"
+printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$out/etc/resolv.conf"
 : >"$out/results.tsv"
 files=$(cd "$suite/test/parallel" && ls | grep -E "$filter" | grep -E '\.(js|mjs|cjs)$' | sort)
 echo "$(echo "$files" | wc -l) files, node $have, $jobs in parallel, ${per_file_timeout}s each; logs in $out" >&2
