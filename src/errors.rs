@@ -22,6 +22,8 @@ pub enum ErrorCode {
     BadName,
     /// An IPv6 literal was given where only IPv4 can be used.
     AfNoSupport,
+    /// The process (or system) ran out of file descriptors: no socket could be opened.
+    TooManyFiles,
     /// A bug in ipv4-force (a caught panic).
     Internal,
 }
@@ -37,6 +39,7 @@ impl ErrorCode {
             ErrorCode::ServFail => "ESERVFAIL",
             ErrorCode::BadName => "EBADNAME",
             ErrorCode::AfNoSupport => "EAFNOSUPPORT",
+            ErrorCode::TooManyFiles => "EMFILE",
             ErrorCode::Internal => "EINTERNAL",
         }
     }
