@@ -5,14 +5,14 @@
 //! This provider hands hickory an already bound socket from a small per-resolver pool instead,
 //! and takes it back when hickory drops it.
 //!
-//! Source-port policy (spoofing resistance, as c-ares does it): a socket is only kept for reuse
-//! while other queries of this resolver are in flight. When the last one finishes, every pooled
-//! socket is closed, so a lookup after a pause (and every one of a sequence of one-at-a-time
-//! lookups) goes out from a fresh socket on a port the OS picks at random. A socket also serves
-//! at most `DEFAULT_MAX_QUERIES` queries, and one idle for `DEFAULT_IDLE_TIMEOUT` is closed rather
-//! than reused, so a busy resolver keeps changing ports too, and holds no socket it does not use.
-//! An attacker who learnt one query's port therefore cannot aim at the next lookups with only
-//! the 16-bit query id to guess.
+//! Source-port policy (spoofing resistance, like c-ares'): a socket is only kept for reuse when
+//! other queries of this resolver are still in flight as it is returned; the socket of the last
+//! query in flight is closed. So each of a sequence of one-at-a-time lookups goes out from a
+//! fresh socket, on a port the OS picks at random, and only a busy resolver reuses sockets. A
+//! socket also serves at most `DEFAULT_MAX_QUERIES` queries, and one idle for
+//! `DEFAULT_IDLE_TIMEOUT` is closed (by a sweeper task, even when no query comes), so ports keep
+//! changing under load and nothing is held after it. An attacker who learnt one query's port
+//! therefore cannot aim at the next lookups with only the 16-bit query id to guess.
 //!
 //! Why reuse is safe: a socket goes back to the pool only after a complete exchange, that is
 //! when every datagram sent on it got a datagram back and hickory was not left waiting for one
@@ -72,6 +72,8 @@ struct PoolState {
     idle: VecDeque<IdleSocket>,
     /// Sockets handed out (or being bound) and not yet dropped: the queries in flight.
     in_use: usize,
+    /// A task closes idle sockets as they go stale.
+    sweeping: bool,
 }
 
 struct IdleSocket {
@@ -202,40 +204,87 @@ impl UdpPool {
     }
 
     /// One query in flight fewer; `returned` is its socket if it may be reused.
-    fn give_back(&self, returned: Option<IdleSocket>) {
+    fn give_back(self: &Arc<Self>, returned: Option<IdleSocket>) {
         let returned = returned.filter(|s| s.queries < self.max_queries && is_quiet(&s.socket));
         let now = Instant::now();
+        let mut start_sweeper = false;
         // Closed outside the lock.
-        let (_surplus, _closing) = {
+        let (_surplus, _stale) = {
             let mut state = lock(&self.state);
             state.in_use = state.in_use.saturating_sub(1);
-            if state.in_use == 0 {
-                // Nothing else in flight: no socket outlives the burst, so the next lookup gets
-                // a fresh port.
-                (returned, std::mem::take(&mut state.idle))
-            } else {
-                let stale = state
-                    .idle
-                    .partition_point(|s| now.duration_since(s.since) >= self.idle_timeout);
-                let closing = if stale > 0 {
-                    let fresh = state.idle.split_off(stale);
-                    std::mem::replace(&mut state.idle, fresh)
-                } else {
-                    VecDeque::new()
-                };
-                let surplus = match returned {
-                    Some(socket) if state.idle.len() < self.max_idle => {
-                        state.idle.push_back(IdleSocket {
-                            since: now,
-                            ..socket
-                        });
-                        None
+            let stale = state.take_stale(now, self.idle_timeout);
+            let surplus = match returned {
+                // The last query in flight: its socket is not kept, so that a lookup after a
+                // pause, and each of a sequence of one-at-a-time lookups, gets a fresh port.
+                Some(socket) if state.in_use > 0 && state.idle.len() < self.max_idle => {
+                    state.idle.push_back(IdleSocket {
+                        since: now,
+                        ..socket
+                    });
+                    if !state.sweeping {
+                        state.sweeping = true;
+                        start_sweeper = true;
                     }
-                    other => other,
+                    None
+                }
+                other => other,
+            };
+            (surplus, stale)
+        };
+        if start_sweeper {
+            self.start_sweeper();
+        }
+    }
+
+    /// Closes idle sockets once they have been idle for `idle_timeout`, also when no query
+    /// comes to find them stale. Runs while the pool holds idle sockets.
+    fn start_sweeper(self: &Arc<Self>) {
+        let pool = Arc::downgrade(self);
+        let timeout = self.idle_timeout;
+        let sweep = async move {
+            let mut wait = timeout;
+            loop {
+                tokio::time::sleep(wait).await;
+                let Some(pool) = pool.upgrade() else {
+                    return;
                 };
-                (surplus, closing)
+                let now = Instant::now();
+                let _stale = {
+                    let mut state = lock(&pool.state);
+                    let stale = state.take_stale(now, timeout);
+                    match state.idle.front() {
+                        Some(oldest) => {
+                            wait = timeout.saturating_sub(now.duration_since(oldest.since))
+                        }
+                        None => {
+                            state.sweeping = false;
+                            return;
+                        }
+                    }
+                    stale
+                };
             }
         };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(sweep)),
+            // Outside the runtime (not expected: sockets are dropped by hickory's tasks):
+            // stale sockets then go at the next take or return.
+            Err(_) => lock(&self.state).sweeping = false,
+        }
+    }
+}
+
+impl PoolState {
+    /// Removes the sockets idle for `timeout` or longer (they are at the front).
+    fn take_stale(&mut self, now: Instant, timeout: Duration) -> VecDeque<IdleSocket> {
+        let stale = self
+            .idle
+            .partition_point(|s| now.duration_since(s.since) >= timeout);
+        if stale == 0 {
+            return VecDeque::new();
+        }
+        let fresh = self.idle.split_off(stale);
+        std::mem::replace(&mut self.idle, fresh)
     }
 }
 
@@ -470,16 +519,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_nothing_else_is_in_flight_every_socket_is_closed() {
+    async fn the_socket_of_the_last_query_in_flight_is_closed() {
         let server = echo_server().await;
         let provider = PooledUdpProvider::default();
-        let busy = keep_busy(&provider).await;
         let s = socket(&provider).await;
         exchange(&s, server).await;
         drop(s);
-        assert_eq!(provider.idle_sockets(), 1);
-        drop(busy);
-        assert_eq!(provider.idle_sockets(), 0, "the last query closed the pool");
+        assert_eq!(provider.idle_sockets(), 0, "nothing else was in flight");
 
         // One query at a time: a fresh OS-chosen (random) port for each.
         let mut ports = std::collections::HashSet::new();
@@ -502,44 +548,37 @@ mod tests {
         let s = socket(&provider).await;
         exchange(&s, server).await;
         drop(s);
-        assert_eq!(provider.idle_sockets(), 0, "nothing was in flight");
+        assert_eq!(provider.idle_sockets(), 0, "nothing else was in flight");
     }
 
     #[tokio::test]
-    async fn a_socket_idle_too_long_is_closed() {
+    async fn idle_sockets_are_closed_after_the_idle_timeout() {
         let server = echo_server().await;
         let provider =
             PooledUdpProvider::with_limits(DEFAULT_MAX_IDLE, 1000, Duration::from_millis(40));
+        let busy = keep_busy(&provider).await;
+        let mut burst = Vec::new();
+        for _ in 0..5 {
+            let s = socket(&provider).await;
+            exchange(&s, server).await;
+            burst.push(s);
+        }
+        drop(burst);
+        assert_eq!(provider.idle_sockets(), 5);
+        // No query comes: the sweeper closes them anyway.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(provider.idle_sockets(), 0);
+        drop(busy);
+
+        // A stale socket is not handed out even before the sweeper gets to it.
         let _busy = keep_busy(&provider).await;
         let old = socket(&provider).await;
         let old_port = port(&old);
         exchange(&old, server).await;
         drop(old);
-        assert_eq!(provider.idle_sockets(), 1);
-        tokio::time::sleep(Duration::from_millis(60)).await;
-
-        // Taking skips (and closes) it...
+        std::thread::sleep(Duration::from_millis(60));
         let fresh = socket(&provider).await;
         assert_ne!(port(&fresh), old_port);
-        assert_eq!(provider.idle_sockets(), 0);
-        exchange(&fresh, server).await;
-        drop(fresh);
-
-        // ...and so does returning another one.
-        let other = socket(&provider).await;
-        exchange(&other, server).await;
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        let late = socket(&provider).await;
-        exchange(&late, server).await;
-        drop(other);
-        assert_eq!(provider.idle_sockets(), 1);
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        drop(late);
-        assert_eq!(
-            provider.idle_sockets(),
-            1,
-            "the stale one went, the returned one stays"
-        );
     }
 
     #[tokio::test]
