@@ -182,9 +182,6 @@ fn build_native(settings: &ResolverSettings) -> Result<HickoryResolver, String> 
     // serves (a port picked by hickory would get a fresh socket per query). This also skips
     // hickory's port draw and its retries when the drawn port is taken.
     opts.os_port_selection = true;
-    // 0x20: random letter case in each UDP query name, which the answer must echo (a mismatch
-    // is retried over TCP): more bits a blind spoofer must guess.
-    opts.case_randomization = true;
     HickoryResolver::builder_with_config(config, PooledUdpProvider::default())
         .with_options(opts)
         .build()
