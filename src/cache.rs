@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,14 +15,17 @@ use crate::locking::lock;
 
 pub struct TtlCache<V> {
     entries: Mutex<LruCache<String, (V, Instant)>>,
+    /// Most entries kept. The map grows with use up to this: nothing is allocated up front, so
+    /// a configuration used for a handful of names costs a handful of entries.
+    capacity: usize,
     in_flight: Mutex<HashMap<String, Arc<OnceCell<V>>>>,
 }
 
 impl<V: Clone> TtlCache<V> {
     pub fn new(capacity: usize) -> Self {
-        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         TtlCache {
-            entries: Mutex::new(LruCache::new(capacity)),
+            entries: Mutex::new(LruCache::unbounded()),
+            capacity: capacity.max(1),
             in_flight: Mutex::new(HashMap::new()),
         }
     }
@@ -80,7 +82,15 @@ impl<V: Clone> TtlCache<V> {
         if ttl.is_zero() {
             return;
         }
-        lock(&self.entries).put(key.to_string(), (value, instant_after(ttl)));
+        let expires = instant_after(ttl);
+        let mut entries = lock(&self.entries);
+        if entries.len() >= self.capacity && !entries.contains(key) {
+            // Evicted outside the lock.
+            let _evicted = entries.pop_lru();
+            entries.put(key.to_string(), (value, expires));
+        } else {
+            entries.put(key.to_string(), (value, expires));
+        }
     }
 
     pub fn clear(&self) {
@@ -174,5 +184,17 @@ mod tests {
             assert!(cache.entry_count() <= 10);
         }
         assert_eq!(cache.get("999"), Some(999));
+    }
+
+    #[test]
+    fn memory_grows_with_use_not_with_the_bound() {
+        let cache = TtlCache::<u32>::new(10_000);
+        cache.insert("one", 1, Duration::from_secs(60));
+        assert_eq!(cache.entry_count(), 1);
+        assert_eq!(cache.get("one"), Some(1));
+        for i in 0..20_000 {
+            cache.insert(&i.to_string(), i, Duration::from_secs(60));
+        }
+        assert_eq!(cache.entry_count(), 10_000, "still bounded");
     }
 }

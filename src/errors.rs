@@ -20,6 +20,8 @@ pub enum ErrorCode {
     ServFail,
     /// An IPv6 literal was given where only IPv4 can be used.
     AfNoSupport,
+    /// The process (or system) ran out of file descriptors: no socket could be opened.
+    TooManyFiles,
     /// A bug in ipv4-force (a caught panic).
     Internal,
 }
@@ -34,6 +36,7 @@ impl ErrorCode {
             ErrorCode::Refused => "EREFUSED",
             ErrorCode::ServFail => "ESERVFAIL",
             ErrorCode::AfNoSupport => "EAFNOSUPPORT",
+            ErrorCode::TooManyFiles => "EMFILE",
             ErrorCode::Internal => "EINTERNAL",
         }
     }

@@ -419,6 +419,9 @@ fn read_system_config() -> Result<(ResolverConfig, ResolverOpts), String> {
         .map_err(|e| format!("/etc/resolv.conf is not usable ({e})"))
 }
 
+const FDS_EXHAUSTED: &str = "no socket could be opened: the process has no file descriptor left \
+     (raise its limit, ulimit -n, or look for descriptors it leaks)";
+
 /// Maps a hickory failure to the Node dns code a user would see from `dns.resolve4`.
 fn classify(hostname: &str, err: &NetError) -> LookupError {
     let (code, detail) = match err {
@@ -440,6 +443,15 @@ fn classify(hostname: &str, err: &NetError) -> LookupError {
             "the DNS server failed to answer (SERVFAIL)",
         ),
         NetError::Timeout => (ErrorCode::Timeout, "no answer from the DNS server in time"),
+        // hickory reports a socket it could not open as NoConnections: the pool saw why.
+        NetError::NoConnections
+            if crate::udp_pool::fds_exhausted_within(Duration::from_secs(1)) =>
+        {
+            (ErrorCode::TooManyFiles, FDS_EXHAUSTED)
+        }
+        NetError::Io(io) if crate::udp_pool::is_fd_exhaustion(io) => {
+            (ErrorCode::TooManyFiles, FDS_EXHAUSTED)
+        }
         NetError::NoConnections => (ErrorCode::ConnRefused, "no DNS server could be contacted"),
         NetError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => (
             ErrorCode::ConnRefused,

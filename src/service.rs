@@ -1,8 +1,8 @@
 //! The process-wide lookup service: one cached resolver per configuration, shared by every
 //! caller in the process (worker threads included, since the addon's statics are per process).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::cache::{instant_after, TtlCache};
@@ -49,15 +49,64 @@ pub struct LookupService {
 
 type Key = (ResolverSettings, CacheSettings);
 
-/// The service for this configuration, created on first use and then shared.
+/// Configurations kept alive after their last user, most recently asked for first.
+const RECENT_KEPT: usize = 16;
+
+/// Services by configuration. Weak: a service (its cache, resolver and sockets) lives as long as
+/// someone holds it (a NativeResolver, a lookup in flight), or while it is among the
+/// `RECENT_KEPT` configurations asked for last (so a short-lived user, e.g. a worker thread,
+/// leaves its answers cached for the next), and is freed after that.
+#[derive(Default)]
+struct Registry {
+    services: HashMap<Key, Weak<LookupService>>,
+    recent: VecDeque<Arc<LookupService>>,
+    /// Entries of freed services are swept when the map reaches this size.
+    sweep_at: usize,
+}
+
+impl Registry {
+    fn shared(
+        &mut self,
+        settings: ResolverSettings,
+        cache_settings: CacheSettings,
+    ) -> Arc<LookupService> {
+        let key = (settings, cache_settings);
+        let service = match self.services.get(&key).and_then(Weak::upgrade) {
+            Some(live) => live,
+            None => {
+                let service = Arc::new(LookupService::new(key.0.clone(), key.1.clone()));
+                self.services.insert(key, Arc::downgrade(&service));
+                service
+            }
+        };
+        if let Some(at) = self.recent.iter().position(|s| Arc::ptr_eq(s, &service)) {
+            self.recent.remove(at);
+        }
+        self.recent.push_front(service.clone());
+        self.recent.truncate(RECENT_KEPT);
+        if self.services.len() >= self.sweep_at {
+            self.services
+                .retain(|_, service| service.strong_count() > 0);
+            // Amortised: the next sweep waits until the map has doubled.
+            self.sweep_at = (self.services.len() * 2).max(2 * RECENT_KEPT);
+        }
+        service
+    }
+
+    #[cfg(test)]
+    fn entries(&self) -> usize {
+        self.services.len()
+    }
+}
+
+fn registry() -> &'static Mutex<Registry> {
+    static SERVICES: OnceLock<Mutex<Registry>> = OnceLock::new();
+    SERVICES.get_or_init(Default::default)
+}
+
+/// The service for this configuration: the one in use if there is one, else a new one.
 pub fn shared(settings: ResolverSettings, cache_settings: CacheSettings) -> Arc<LookupService> {
-    static SERVICES: OnceLock<Mutex<HashMap<Key, Arc<LookupService>>>> = OnceLock::new();
-    let services = SERVICES.get_or_init(Default::default);
-    let mut services = lock(services);
-    services
-        .entry((settings.clone(), cache_settings.clone()))
-        .or_insert_with(|| Arc::new(LookupService::new(settings, cache_settings)))
-        .clone()
+    lock(registry()).shared(settings, cache_settings)
 }
 
 impl LookupService {
@@ -172,6 +221,68 @@ mod tests {
         assert_eq!(outcome.unwrap_err().code, ErrorCode::AfNoSupport);
         assert!(fresh_until > Instant::now() + Duration::from_secs(3600));
         assert!(service.answer_now("::1").is_some_and(|(o, _)| o.is_err()));
+    }
+
+    fn timeout_ms(ms: u64) -> ResolverSettings {
+        ResolverSettings {
+            timeout: Some(Duration::from_millis(ms)),
+            ..ResolverSettings::default()
+        }
+    }
+
+    #[test]
+    fn a_service_is_freed_once_unused_and_not_among_the_recent_ones() {
+        let mut registry = Registry::default();
+        let a = registry.shared(timeout_ms(1), CacheSettings::default());
+        let weak = Arc::downgrade(&a);
+        let again = registry.shared(timeout_ms(1), CacheSettings::default());
+        assert!(Arc::ptr_eq(&a, &again), "shared while in use");
+        drop((a, again));
+        // A short-lived user's answers stay for the next one...
+        assert!(weak.upgrade().is_some(), "kept as a recent configuration");
+        // ...until enough other configurations were asked for since.
+        let mut held = Vec::new();
+        for ms in 2..2 + RECENT_KEPT as u64 {
+            held.push(registry.shared(timeout_ms(ms), CacheSettings::default()));
+        }
+        assert!(weak.upgrade().is_none(), "freed");
+        let fresh = registry.shared(timeout_ms(1), CacheSettings::default());
+        assert!(fresh.answer_now("example.test").is_none());
+
+        // One in use is never freed, however many others come and go.
+        for ms in 100..200 {
+            registry.shared(timeout_ms(ms), CacheSettings::default());
+        }
+        assert!(Arc::ptr_eq(
+            &held[0],
+            &registry.shared(timeout_ms(2), CacheSettings::default())
+        ));
+    }
+
+    #[test]
+    fn the_registry_does_not_grow_with_configurations_no_longer_used() {
+        let mut registry = Registry::default();
+        let kept = registry.shared(timeout_ms(0), CacheSettings::default());
+        for ms in 1..4000 {
+            let service = registry.shared(timeout_ms(ms), CacheSettings::default());
+            service.cache.insert(
+                "a.test",
+                Ok(Arc::new(Answer {
+                    addresses: vec!["192.0.2.1".into()],
+                    valid_until: Instant::now() + Duration::from_secs(60),
+                })),
+                Duration::from_secs(60),
+            );
+        }
+        assert!(
+            registry.entries() <= 4 * RECENT_KEPT,
+            "{} entries",
+            registry.entries()
+        );
+        assert!(Arc::ptr_eq(
+            &kept,
+            &registry.shared(timeout_ms(0), CacheSettings::default())
+        ));
     }
 
     #[test]

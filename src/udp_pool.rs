@@ -1,9 +1,18 @@
-//! A hickory `RuntimeProvider` that reuses UDP sockets between queries.
+//! A hickory `RuntimeProvider` that reuses UDP sockets between queries while the resolver is busy.
 //!
 //! Why: hickory's UDP client opens a new socket for every query (socket, bind, epoll_ctl add,
-//! then epoll_ctl del and close), which was most of the CPU a cold lookup cost us. This provider
-//! hands hickory an already bound socket from a small per-resolver pool instead, and takes it
-//! back when hickory drops it.
+//! then epoll_ctl del and close), which was most of the CPU a cold lookup cost us under load.
+//! This provider hands hickory an already bound socket from a small per-resolver pool instead,
+//! and takes it back when hickory drops it.
+//!
+//! Source-port policy (spoofing resistance, like c-ares'): a socket is only kept for reuse when
+//! other queries of this resolver are still in flight as it is returned; the socket of the last
+//! query in flight is closed. So each of a sequence of one-at-a-time lookups goes out from a
+//! fresh socket, on a port the OS picks at random, and only a busy resolver reuses sockets. A
+//! socket also serves at most `DEFAULT_MAX_QUERIES` queries, and one idle for
+//! `DEFAULT_IDLE_TIMEOUT` is closed (by a sweeper task, even when no query comes), so ports keep
+//! changing under load and nothing is held after it. An attacker who learnt one query's port
+//! therefore cannot aim at the next lookups with only the 16-bit query id to guess.
 //!
 //! Why reuse is safe: a socket goes back to the pool only after a complete exchange, that is
 //! when every datagram sent on it got a datagram back and hickory was not left waiting for one
@@ -14,20 +23,18 @@
 //! the question of every response before it accepts one (hickory-net udp_client_stream.rs).
 //! Each socket carries one query at a time.
 //!
-//! The trade-off: the source port is chosen by the OS (its ephemeral range) and stays the same
-//! for up to `DEFAULT_MAX_QUERIES` queries, rather than hickory's fresh random port per query.
-//! This is what c-ares (Node's `dns.resolve*`) does, with one socket per server reused for
-//! many queries; the resolver sets `os_port_selection` accordingly, and an explicit (non-zero)
-//! local port still gets a fresh socket bound exactly there, as with `TokioRuntimeProvider`.
+//! An explicit (non-zero) local port gets a fresh socket bound exactly there, as with
+//! `TokioRuntimeProvider`.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_resolver::net::runtime::{
     DnsUdpSocket, RuntimeProvider, TokioHandle, TokioRuntimeProvider, TokioTime,
@@ -37,11 +44,13 @@ use tokio::net::UdpSocket;
 
 use crate::locking::lock;
 
-/// Idle sockets kept per resolver: enough for a few hundred lookups in flight (a server under
-/// load) to find a socket ready instead of binding one.
+/// Idle sockets kept per resolver while it is busy: enough for a few hundred lookups in flight
+/// (a server under load) to find a socket ready instead of binding one.
 pub const DEFAULT_MAX_IDLE: usize = 256;
-/// Queries one socket serves before it is closed, so that its port changes now and then.
-pub const DEFAULT_MAX_QUERIES: u32 = 1000;
+/// Queries one socket serves before it is closed, so that a busy resolver's ports keep changing.
+pub const DEFAULT_MAX_QUERIES: u32 = 32;
+/// A pooled socket unused this long is closed instead of reused.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// `TokioRuntimeProvider` with pooled UDP sockets. Clones share the pool.
 #[derive(Clone)]
@@ -51,9 +60,20 @@ pub struct PooledUdpProvider {
 }
 
 struct UdpPool {
-    idle: Mutex<Vec<IdleSocket>>,
+    state: Mutex<PoolState>,
     max_idle: usize,
     max_queries: u32,
+    idle_timeout: Duration,
+}
+
+#[derive(Default)]
+struct PoolState {
+    /// Oldest return first.
+    idle: VecDeque<IdleSocket>,
+    /// Sockets handed out (or being bound) and not yet dropped: the queries in flight.
+    in_use: usize,
+    /// A task closes idle sockets as they go stale.
+    sweeping: bool,
 }
 
 struct IdleSocket {
@@ -62,30 +82,34 @@ struct IdleSocket {
     local_ip: IpAddr,
     /// Queries it has served so far.
     queries: u32,
+    /// When it was returned.
+    since: Instant,
 }
 
 impl Default for PooledUdpProvider {
     fn default() -> Self {
-        Self::with_limits(DEFAULT_MAX_IDLE, DEFAULT_MAX_QUERIES)
+        Self::with_limits(DEFAULT_MAX_IDLE, DEFAULT_MAX_QUERIES, DEFAULT_IDLE_TIMEOUT)
     }
 }
 
 impl PooledUdpProvider {
-    /// At most `max_idle` idle sockets; a socket is closed once it has served `max_queries`.
-    pub fn with_limits(max_idle: usize, max_queries: u32) -> Self {
+    /// At most `max_idle` idle sockets; a socket is closed once it has served `max_queries`, or
+    /// sat unused for `idle_timeout`.
+    pub fn with_limits(max_idle: usize, max_queries: u32, idle_timeout: Duration) -> Self {
         PooledUdpProvider {
             tokio: TokioRuntimeProvider::default(),
             pool: Arc::new(UdpPool {
-                idle: Mutex::new(Vec::new()),
+                state: Mutex::new(PoolState::default()),
                 max_idle,
                 max_queries: max_queries.max(1),
+                idle_timeout,
             }),
         }
     }
 
     /// Sockets waiting in the pool.
     pub fn idle_sockets(&self) -> usize {
-        lock(&self.pool.idle).len()
+        lock(&self.pool.state).idle.len()
     }
 }
 
@@ -105,7 +129,8 @@ impl RuntimeProvider for PooledUdpProvider {
         bind_addr: Option<SocketAddr>,
         timeout: Option<Duration>,
     ) -> Pin<Box<dyn Send + Future<Output = Result<Self::Tcp, io::Error>>>> {
-        self.tokio.connect_tcp(server_addr, bind_addr, timeout)
+        let connect = self.tokio.connect_tcp(server_addr, bind_addr, timeout);
+        Box::pin(async move { connect.await.inspect_err(note_fd_exhaustion) })
     }
 
     fn bind_udp(
@@ -117,53 +142,149 @@ impl RuntimeProvider for PooledUdpProvider {
         // there, and close the socket after use.
         if local_addr.port() != 0 {
             return Box::pin(async move {
-                let socket = UdpSocket::bind(local_addr).await?;
+                let socket = UdpSocket::bind(local_addr)
+                    .await
+                    .inspect_err(note_fd_exhaustion)?;
                 Ok(PooledUdpSocket::new(socket, local_addr.ip(), 0, None))
             });
         }
-        let pool = self.pool.clone();
-        if let Some(idle) = pool.take(local_addr.ip()) {
-            let socket = PooledUdpSocket::new(idle.socket, idle.local_ip, idle.queries, Some(pool));
+        let mut claim = Claim(Some(self.pool.clone()));
+        if let Some(idle) = self.pool.take(local_addr.ip()) {
+            let home = claim.0.take();
+            let socket = PooledUdpSocket::new(idle.socket, idle.local_ip, idle.queries, home);
             return Box::pin(std::future::ready(Ok(socket)));
         }
         Box::pin(async move {
-            let socket = UdpSocket::bind(local_addr).await?;
-            Ok(PooledUdpSocket::new(socket, local_addr.ip(), 0, Some(pool)))
+            let socket = UdpSocket::bind(local_addr)
+                .await
+                .inspect_err(note_fd_exhaustion)?;
+            Ok(PooledUdpSocket::new(
+                socket,
+                local_addr.ip(),
+                0,
+                claim.0.take(),
+            ))
         })
     }
 }
 
+/// A query in flight that has no socket yet (being bound): counted in `in_use` until it becomes a
+/// `PooledUdpSocket` or is dropped (bind failed, query abandoned).
+struct Claim(Option<Arc<UdpPool>>);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take() {
+            pool.give_back(None);
+        }
+    }
+}
+
 impl UdpPool {
-    /// The most recently returned quiet socket bound to `local_ip`, if any.
+    /// Counts a new query in flight, and hands it the most recently returned quiet socket bound
+    /// to `local_ip`, if any.
     fn take(&self, local_ip: IpAddr) -> Option<IdleSocket> {
+        let mut first = true;
         loop {
             let idle = {
-                let mut idle = lock(&self.idle);
-                let at = idle.iter().rposition(|s| s.local_ip == local_ip)?;
-                idle.swap_remove(at)
+                let mut state = lock(&self.state);
+                if first {
+                    state.in_use += 1;
+                    first = false;
+                }
+                let at = state.idle.iter().rposition(|s| s.local_ip == local_ip)?;
+                state.idle.remove(at)?
             };
-            // Free unless a datagram arrived while it sat idle (then it is closed, unlocked).
-            if is_quiet(&idle.socket) {
+            // Free unless it sat idle too long or a datagram arrived meanwhile (then it is
+            // closed, unlocked).
+            if idle.since.elapsed() < self.idle_timeout && is_quiet(&idle.socket) {
                 return Some(idle);
             }
         }
     }
 
-    fn give_back(&self, socket: IdleSocket) {
-        if socket.queries >= self.max_queries || !is_quiet(&socket.socket) {
-            return;
+    /// One query in flight fewer; `returned` is its socket if it may be reused.
+    fn give_back(self: &Arc<Self>, returned: Option<IdleSocket>) {
+        let returned = returned.filter(|s| s.queries < self.max_queries && is_quiet(&s.socket));
+        let now = Instant::now();
+        let mut start_sweeper = false;
+        // Closed outside the lock.
+        let (_surplus, _stale) = {
+            let mut state = lock(&self.state);
+            state.in_use = state.in_use.saturating_sub(1);
+            let stale = state.take_stale(now, self.idle_timeout);
+            let surplus = match returned {
+                // The last query in flight: its socket is not kept, so that a lookup after a
+                // pause, and each of a sequence of one-at-a-time lookups, gets a fresh port.
+                Some(socket) if state.in_use > 0 && state.idle.len() < self.max_idle => {
+                    state.idle.push_back(IdleSocket {
+                        since: now,
+                        ..socket
+                    });
+                    if !state.sweeping {
+                        state.sweeping = true;
+                        start_sweeper = true;
+                    }
+                    None
+                }
+                other => other,
+            };
+            (surplus, stale)
+        };
+        if start_sweeper {
+            self.start_sweeper();
         }
-        let surplus = {
-            let mut idle = lock(&self.idle);
-            if idle.len() < self.max_idle {
-                idle.push(socket);
-                None
-            } else {
-                Some(socket)
+    }
+
+    /// Closes idle sockets once they have been idle for `idle_timeout`, also when no query
+    /// comes to find them stale. Runs while the pool holds idle sockets.
+    fn start_sweeper(self: &Arc<Self>) {
+        let pool = Arc::downgrade(self);
+        let timeout = self.idle_timeout;
+        let sweep = async move {
+            let mut wait = timeout;
+            loop {
+                tokio::time::sleep(wait).await;
+                let Some(pool) = pool.upgrade() else {
+                    return;
+                };
+                let now = Instant::now();
+                let _stale = {
+                    let mut state = lock(&pool.state);
+                    let stale = state.take_stale(now, timeout);
+                    match state.idle.front() {
+                        Some(oldest) => {
+                            wait = timeout.saturating_sub(now.duration_since(oldest.since))
+                        }
+                        None => {
+                            state.sweeping = false;
+                            return;
+                        }
+                    }
+                    stale
+                };
             }
         };
-        // Closed outside the lock.
-        drop(surplus);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(sweep)),
+            // Outside the runtime (not expected: sockets are dropped by hickory's tasks):
+            // stale sockets then go at the next take or return.
+            Err(_) => lock(&self.state).sweeping = false,
+        }
+    }
+}
+
+impl PoolState {
+    /// Removes the sockets idle for `timeout` or longer (they are at the front).
+    fn take_stale(&mut self, now: Instant, timeout: Duration) -> VecDeque<IdleSocket> {
+        let stale = self
+            .idle
+            .partition_point(|s| now.duration_since(s.since) >= timeout);
+        if stale == 0 {
+            return VecDeque::new();
+        }
+        let fresh = self.idle.split_off(stale);
+        std::mem::replace(&mut self.idle, fresh)
     }
 }
 
@@ -172,6 +293,40 @@ impl UdpPool {
 fn is_quiet(socket: &UdpSocket) -> bool {
     let mut scratch = [0u8; 1];
     matches!(socket.try_recv_from(&mut scratch), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+// ---------------------------------------------------------------------------------------------
+// File descriptors running out. hickory reports a socket that could not be opened as "no
+// connections" (its error ranking drops the io::Error), so the failure is noted here, and the
+// resolver asks when it is handed NoConnections.
+
+const EMFILE: i32 = 24;
+const ENFILE: i32 = 23;
+
+/// Milliseconds since `clock_start()` of the last EMFILE/ENFILE, plus one (0: never).
+static FDS_EXHAUSTED_AT: AtomicU64 = AtomicU64::new(0);
+
+fn clock_start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+/// The error says the process (or the system) is out of file descriptors.
+pub fn is_fd_exhaustion(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(EMFILE | ENFILE))
+}
+
+fn note_fd_exhaustion(err: &io::Error) {
+    if is_fd_exhaustion(err) {
+        let at = clock_start().elapsed().as_millis() as u64 + 1;
+        FDS_EXHAUSTED_AT.store(at, Ordering::Relaxed);
+    }
+}
+
+/// A socket could not be opened for lack of file descriptors within the last `window`.
+pub fn fds_exhausted_within(window: Duration) -> bool {
+    let at = FDS_EXHAUSTED_AT.load(Ordering::Relaxed);
+    at != 0 && clock_start().elapsed().as_millis() as u64 + 1 - at <= window.as_millis() as u64
 }
 
 /// A tokio UDP socket that counts its traffic, and goes back to its pool on drop when the last
@@ -272,16 +427,17 @@ impl DnsUdpSocket for PooledUdpSocket {
 
 impl Drop for PooledUdpSocket {
     fn drop(&mut self) {
-        let (Some(socket), Some(pool)) = (self.socket.take(), self.home.take()) else {
+        let Some(pool) = self.home.take() else {
             return;
         };
-        if self.exchange_complete() {
-            pool.give_back(IdleSocket {
-                socket,
-                local_ip: self.local_ip,
-                queries: self.queries_before.saturating_add(*self.sent.get_mut()),
-            });
-        }
+        let socket = self.socket.take();
+        let reusable = socket.filter(|_| self.exchange_complete());
+        pool.give_back(reusable.map(|socket| IdleSocket {
+            socket,
+            local_ip: self.local_ip,
+            queries: self.queries_before.saturating_add(*self.sent.get_mut()),
+            since: Instant::now(),
+        }));
     }
 }
 
@@ -330,10 +486,16 @@ mod tests {
         socket.local_addr().unwrap().port()
     }
 
+    /// Another query in flight, so that the pool keeps what is returned to it.
+    async fn keep_busy(provider: &PooledUdpProvider) -> PooledUdpSocket {
+        socket(provider).await
+    }
+
     #[tokio::test]
-    async fn a_socket_is_reused_after_a_complete_exchange() {
+    async fn a_socket_is_reused_while_other_queries_are_in_flight() {
         let server = echo_server().await;
         let provider = PooledUdpProvider::default();
+        let _busy = keep_busy(&provider).await;
         let first = socket(&provider).await;
         let first_port = port(&first);
         exchange(&first, server).await;
@@ -357,10 +519,74 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_socket_of_the_last_query_in_flight_is_closed() {
+        let server = echo_server().await;
+        let provider = PooledUdpProvider::default();
+        let s = socket(&provider).await;
+        exchange(&s, server).await;
+        drop(s);
+        assert_eq!(provider.idle_sockets(), 0, "nothing else was in flight");
+
+        // One query at a time: a fresh OS-chosen (random) port for each.
+        let mut ports = std::collections::HashSet::new();
+        for _ in 0..50 {
+            let s = socket(&provider).await;
+            exchange(&s, server).await;
+            ports.insert(port(&s));
+            drop(s);
+            assert_eq!(provider.idle_sockets(), 0);
+        }
+        assert!(ports.len() >= 45, "{} distinct ports", ports.len());
+    }
+
+    #[tokio::test]
+    async fn a_failed_or_abandoned_bind_is_not_counted_in_flight() {
+        let server = echo_server().await;
+        let provider = PooledUdpProvider::default();
+        // Created, never polled: the claim it made is released on drop.
+        drop(provider.bind_udp(ANY_PORT, server));
+        let s = socket(&provider).await;
+        exchange(&s, server).await;
+        drop(s);
+        assert_eq!(provider.idle_sockets(), 0, "nothing else was in flight");
+    }
+
+    #[tokio::test]
+    async fn idle_sockets_are_closed_after_the_idle_timeout() {
+        let server = echo_server().await;
+        let provider =
+            PooledUdpProvider::with_limits(DEFAULT_MAX_IDLE, 1000, Duration::from_millis(40));
+        let busy = keep_busy(&provider).await;
+        let mut burst = Vec::new();
+        for _ in 0..5 {
+            let s = socket(&provider).await;
+            exchange(&s, server).await;
+            burst.push(s);
+        }
+        drop(burst);
+        assert_eq!(provider.idle_sockets(), 5);
+        // No query comes: the sweeper closes them anyway.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(provider.idle_sockets(), 0);
+        drop(busy);
+
+        // A stale socket is not handed out even before the sweeper gets to it.
+        let _busy = keep_busy(&provider).await;
+        let old = socket(&provider).await;
+        let old_port = port(&old);
+        exchange(&old, server).await;
+        drop(old);
+        std::thread::sleep(Duration::from_millis(60));
+        let fresh = socket(&provider).await;
+        assert_ne!(port(&fresh), old_port);
+    }
+
+    #[tokio::test]
     async fn a_socket_with_an_unanswered_send_is_closed() {
         // Bound, never read: it answers nothing.
         let silent = std::net::UdpSocket::bind(ANY_PORT).unwrap();
         let provider = PooledUdpProvider::default();
+        let _busy = keep_busy(&provider).await;
 
         // Sent, then the query was abandoned before any receive.
         let s = socket(&provider).await;
@@ -395,6 +621,7 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(5)).await;
         });
         let provider = PooledUdpProvider::default();
+        let _busy = keep_busy(&provider).await;
         let s = socket(&provider).await;
         s.send_to(b"ping", server_addr).await.unwrap();
         let mut buf = [0u8; 16];
@@ -412,6 +639,7 @@ mod tests {
         let server = UdpSocket::bind(ANY_PORT).await.unwrap();
         let server_addr = server.local_addr().unwrap();
         let provider = PooledUdpProvider::default();
+        let _busy = keep_busy(&provider).await;
         let s = socket(&provider).await;
         let old_port = port(&s);
         s.send_to(b"old", server_addr).await.unwrap();
@@ -437,6 +665,7 @@ mod tests {
     async fn a_datagram_arriving_while_idle_closes_the_socket() {
         let server = echo_server().await;
         let provider = PooledUdpProvider::default();
+        let _busy = keep_busy(&provider).await;
         let s = socket(&provider).await;
         let addr = s.local_addr().unwrap();
         exchange(&s, server).await;
@@ -457,7 +686,8 @@ mod tests {
     #[tokio::test]
     async fn a_socket_is_closed_after_its_query_cap() {
         let server = echo_server().await;
-        let provider = PooledUdpProvider::with_limits(DEFAULT_MAX_IDLE, 3);
+        let provider = PooledUdpProvider::with_limits(DEFAULT_MAX_IDLE, 3, DEFAULT_IDLE_TIMEOUT);
+        let _busy = keep_busy(&provider).await;
         let first = socket(&provider).await;
         let first_port = port(&first);
         exchange(&first, server).await;
@@ -483,7 +713,8 @@ mod tests {
     #[tokio::test]
     async fn the_idle_pool_is_bounded() {
         let server = echo_server().await;
-        let provider = PooledUdpProvider::with_limits(2, DEFAULT_MAX_QUERIES);
+        let provider = PooledUdpProvider::with_limits(2, 1000, DEFAULT_IDLE_TIMEOUT);
+        let _busy = keep_busy(&provider).await;
         let mut in_use = Vec::new();
         for _ in 0..5 {
             in_use.push(socket(&provider).await);
@@ -503,11 +734,20 @@ mod tests {
             .local_addr()
             .unwrap();
         let provider = PooledUdpProvider::default();
+        let _busy = keep_busy(&provider).await;
         let s = provider.bind_udp(free, server).await.unwrap();
         assert_eq!(s.local_addr().unwrap(), free);
         exchange(&s, server).await;
         drop(s);
         assert_eq!(provider.idle_sockets(), 0);
+    }
+
+    #[test]
+    fn fd_exhaustion_is_remembered_briefly() {
+        assert!(is_fd_exhaustion(&io::Error::from_raw_os_error(EMFILE)));
+        assert!(!is_fd_exhaustion(&io::Error::from_raw_os_error(111)));
+        note_fd_exhaustion(&io::Error::from_raw_os_error(EMFILE));
+        assert!(fds_exhausted_within(Duration::from_secs(1)));
     }
 
     /// A DNS server on 127.0.0.1 answering every A query with 192.0.2.1, over UDP (truncated,
@@ -576,17 +816,40 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_resolver_reuses_one_socket_for_sequential_lookups() {
+    async fn sequential_lookups_each_use_a_fresh_port() {
         let (server, ports, _) = dns_server(false).await;
         let resolver = resolver_for(server);
-        for i in 0..20 {
+        for i in 0..50 {
             let answer = resolver.resolve(&format!("n{i}.pool.test")).await.unwrap();
             assert_eq!(answer.addresses, vec![Ipv4Addr::new(192, 0, 2, 1)]);
         }
-        let mut ports = lock(&ports).clone();
-        assert_eq!(ports.len(), 20);
-        ports.dedup();
-        assert_eq!(ports.len(), 1, "one source port for all queries: {ports:?}");
+        let ports = lock(&ports).clone();
+        assert_eq!(ports.len(), 50);
+        let distinct: std::collections::HashSet<_> = ports.iter().collect();
+        assert!(distinct.len() >= 45, "{} distinct ports", distinct.len());
+    }
+
+    #[tokio::test]
+    async fn concurrent_lookups_share_sockets() {
+        use futures_util::StreamExt;
+        let (server, ports, _) = dns_server(false).await;
+        let resolver = resolver_for(server);
+        let names: Vec<String> = (0..400).map(|i| format!("c{i}.pool.test")).collect();
+        futures_util::stream::iter(&names)
+            .map(|name| resolver.resolve(name))
+            .buffer_unordered(20)
+            .for_each(|answer| async move {
+                assert_eq!(answer.unwrap().addresses, vec![Ipv4Addr::new(192, 0, 2, 1)]);
+            })
+            .await;
+        let ports = lock(&ports).clone();
+        assert_eq!(ports.len(), 400);
+        let distinct: std::collections::HashSet<_> = ports.iter().collect();
+        assert!(
+            distinct.len() < 100,
+            "{} ports for 400 queries, 20 in flight",
+            distinct.len()
+        );
     }
 
     #[tokio::test]
