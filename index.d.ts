@@ -10,6 +10,8 @@ export type LookupErrorCode =
   | 'ETIMEOUT'
   /** No DNS server could be contacted, or none is configured. */
   | 'ECONNREFUSED'
+  /** The process ran out of file descriptors: no socket could be opened to ask the DNS server. */
+  | 'EMFILE'
   /** The DNS server answered REFUSED. */
   | 'EREFUSED'
   /** The DNS server answered SERVFAIL (or the answer was unusable). */

@@ -380,6 +380,9 @@ fn build_native(settings: &ResolverSettings) -> Result<Native, String> {
     // serves (a port picked by hickory would get a fresh socket per query). This also skips
     // hickory's port draw and its retries when the drawn port is taken.
     opts.os_port_selection = true;
+    // 0x20: the name is sent in random letter case and the answer must echo it exactly, so a
+    // blind spoof must also guess the case (~1 bit per letter) besides the query ID and port.
+    opts.case_randomization = true;
     // Keep the TTLs as sent (hickory clamps them to a day by default): `answer_for` applies RFC
     // 2181 to them, and the caller's maxTtl bounds them.
     opts.positive_max_ttl = Some(Duration::from_secs(u32::MAX.into()));

@@ -159,7 +159,8 @@ async function startDnsServer (options = {}) {
     const query = decodeQuery(buf)
     if (!query) return
     const q = query.questions[0]
-    queries.push({ name: q.name, type: q.type, transport })
+    // Lower-cased: the resolver sends names in random letter case (0x20).
+    queries.push({ name: String(q.name).toLowerCase(), type: q.type, transport })
     const response = answerQuery(query, zone, opts)
     if (!response) return
     const delayMs = findEntry(zone, normName(q.name))?.delayMs
