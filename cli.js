@@ -43,7 +43,7 @@ class UsageError extends Error {}
 // Loaded on first use, so that --help and usage errors work even without the native addon.
 let native = null
 function diagnoseModule() {
-  if (native === null) native = require('./diagnose.js')
+  if (native === null) native = require('./lib/diagnose.js')
   return native
 }
 

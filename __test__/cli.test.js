@@ -16,7 +16,7 @@ const { namespaceGate, runInNamespace } = require('./helpers/netns')
 const REPO = path.resolve(__dirname, '..')
 const CLI = path.join(REPO, 'cli.js')
 const { version } = require('../package.json')
-const { diagnose, formatReport } = require('../diagnose.js')
+const { diagnose, formatReport } = require('../lib/diagnose.js')
 
 const ZONE = {
   'dual.test': { A: ['127.0.0.1'], AAAA: ['2406:da18::1'] },

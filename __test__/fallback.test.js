@@ -21,8 +21,8 @@ let server
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ipv4-force-no-addon-'))
   const { files } = require('../package.json')
-  for (const file of files.filter((f) => f.endsWith('.js')).concat('package.json')) {
-    fs.copyFileSync(path.join(ROOT, file), path.join(tmp, file))
+  for (const file of files.filter((f) => f.endsWith('.js') || f.endsWith('/')).concat('package.json')) {
+    fs.cpSync(path.join(ROOT, file), path.join(tmp, file), { recursive: true })
   }
   dns = await startDnsServer({
     host: '127.0.0.1',

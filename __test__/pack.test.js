@@ -7,7 +7,7 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { execFileSync } = require('node:child_process')
+const { execFileSync, spawnSync } = require('node:child_process')
 
 const REPO = path.resolve(__dirname, '..')
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'))
@@ -22,7 +22,13 @@ const REQUIRED = [
   'register.js',
   'register.mjs',
   'cli.js',
-  'diagnose.js',
+  'lib/diagnose.js',
+  'lib/errors.js',
+  'lib/fallback.js',
+  'lib/lookup.js',
+  'lib/native.js',
+  'lib/patch.js',
+  'lib/resolver.js',
   'README.md',
   'package.json',
 ]
@@ -216,23 +222,29 @@ describe('installed into an app', () => {
   })
 
   // Last: it deletes the binary from the installed copy.
-  test('without a binary for this platform, the error names the platform and architecture', () => {
+  test('without a binary for this platform: the fallback and one warning, or an error naming the platform', () => {
     fs.rmSync(path.join(appDir, 'node_modules', 'ipv4-force', BINARY))
     const script = [
       'try {',
-      "  require('ipv4-force')",
-      "  console.log(JSON.stringify({ loaded: true }))",
+      "  const m = require('ipv4-force')",
+      "  console.log(JSON.stringify({ loaded: true, backend: m.backend }))",
       '} catch (err) {',
       '  console.log(JSON.stringify({ loaded: false, message: err.message, code: err.code }))',
       '}',
     ].join('\n')
-    const out = JSON.parse(expectOk(nodeInApp(['-e', script])))
+    const fallback = spawnSync(process.execPath, ['-e', script], { cwd: appDir, encoding: 'utf8' })
+    expect(JSON.parse(fallback.stdout)).toEqual({ loaded: true, backend: 'node' })
+    expect(fallback.stderr).toContain('IPV4_FORCE_NO_NATIVE_ADDON')
+    expect(fallback.stderr).toContain(`${process.platform}-${process.arch}`)
+    const strict = spawnSync(process.execPath, ['-e', script], {
+      cwd: appDir,
+      encoding: 'utf8',
+      env: { ...process.env, IPV4_FORCE_REQUIRE_NATIVE: '1' },
+    })
+    const out = JSON.parse(strict.stdout)
     expect(out.loaded).toBe(false)
-    // Not a bare MODULE_NOT_FOUND, nor the generated loader's hint about an npm optional-dependency
-    // bug (this package has no optional dependencies): the message itself must say which binary is
-    // missing, for which platform.
-    expect(out.code).not.toBe('MODULE_NOT_FOUND')
-    expect(out.message).toMatch(/ipv4-force/)
+    // Not a bare MODULE_NOT_FOUND: the message itself says which platform has no binary.
+    expect(out.code).toBe('ERR_IPV4_FORCE_NO_NATIVE_ADDON')
     expect(out.message).toContain(process.platform)
     expect(out.message).toContain(process.arch)
   })

@@ -244,6 +244,33 @@ describe('patch lifecycle', () => {
     expect(net.Socket.prototype.connect).toBe(patched)
   })
 
+  test('two copies of the package in one process share one patch', () => {
+    // As when two versions of ipv4-force sit in node_modules: the second finds the first's wrapper.
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'ipv4-force-copy-'))
+    try {
+      const root = path.join(__dirname, '..')
+      for (const file of ['index.js', 'lib', 'binding.js', 'package.json', ...fs.readdirSync(root).filter((f) => f.endsWith('.node'))]) {
+        fs.cpSync(path.join(root, file), path.join(copy, file), { recursive: true })
+      }
+      const script = `
+        const net = require('node:net'), dns = require('node:dns')
+        const original = { connect: net.Socket.prototype.connect, lookup: dns.lookup }
+        const first = require(${JSON.stringify(root)}), second = require(${JSON.stringify(copy)})
+        first.patchNet()
+        const patched = { connect: net.Socket.prototype.connect, lookup: dns.lookup }
+        second.patchNet({ hosts: ['db.test'] })
+        const same = net.Socket.prototype.connect === patched.connect && dns.lookup === patched.lookup
+        const seen = [first.isPatched(), second.isPatched()]
+        second.unpatchNet()
+        const restored = net.Socket.prototype.connect === original.connect && dns.lookup === original.lookup
+        console.log(JSON.stringify({ same, seen, restored, after: first.isPatched() }))`
+      const out = JSON.parse(require('node:child_process').execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }))
+      expect(out).toEqual({ same: true, seen: [true, true], restored: true, after: false })
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true })
+    }
+  })
+
   test('reversible: unpatch restores the original function exactly', () => {
     const unpatch = patchNet(resolverOptions)
     expect(unpatch()).toBe(true)

@@ -86,7 +86,7 @@ describe('no abort', () => {
     }`, { IPV4_FORCE_TEST_PANIC: 'diagnose:boom.test' })
     expect(diag).toMatchObject({ code: 0, signal: null, result: { code: 'EINTERNAL' } })
     const redact = await child(`async (pkg, startDnsServer, print) => {
-      print(require(${JSON.stringify(path.join(REPO, 'diagnose.js'))}).redactTarget('postgres://u:secret@h'))
+      print(require(${JSON.stringify(path.join(REPO, 'lib', 'diagnose.js'))}).redactTarget('postgres://u:secret@h'))
     }`, { IPV4_FORCE_TEST_PANIC: 'redact:postgres://u:secret@h' })
     expect(redact).toMatchObject({ code: 0, signal: null })
     expect(redact.result).not.toContain('secret')

@@ -1,7 +1,7 @@
 'use strict'
 
 // Loads the compiled addon through the napi-rs loader. Where this package has no binary for the
-// platform, the JS fallback (fallback.js, Node's own resolvers) takes its place with one warning,
+// platform, the JS fallback (lib/fallback.js, Node's own resolvers) takes its place with one warning,
 // unless IPV4_FORCE_REQUIRE_NATIVE=1 asks for the addon or nothing.
 
 function platformName() {
@@ -21,7 +21,7 @@ function noAddonError(cause) {
 }
 
 try {
-  module.exports = require('./binding.js')
+  module.exports = require('../binding.js')
 } catch (cause) {
   const err = noAddonError(cause)
   if (/^(1|true|yes)$/i.test(process.env.IPV4_FORCE_REQUIRE_NATIVE || '')) throw err

@@ -1,0 +1,44 @@
+'use strict'
+
+// Errors shaped like Node's, and the one rule for reading ipv4-force's own options.
+
+function describeReceived(actual) {
+  if (actual === null) return 'null'
+  if (typeof actual === 'function') return `function ${actual.name}`
+  if (typeof actual === 'object') return 'an instance of ' + (actual.constructor?.name ?? 'Object')
+  return `type ${typeof actual} (${String(actual).slice(0, 25)})`
+}
+
+function invalidArgType(name, expected, actual) {
+  const err = new TypeError(`The "${name}" argument must be ${expected}. Received ${describeReceived(actual)}`)
+  err.code = 'ERR_INVALID_ARG_TYPE'
+  return err
+}
+
+function invalidArgValue(name, why) {
+  const err = new TypeError(`The "${name}" option is invalid: ${why}`)
+  err.code = 'ERR_INVALID_ARG_VALUE'
+  return err
+}
+
+function outOfRange(name, why) {
+  const err = new RangeError(`The value of "${name}" is out of range. ${why}`)
+  err.code = 'ERR_OUT_OF_RANGE'
+  return err
+}
+
+function lookupError({ code, message, hostname, syscall }) {
+  const err = new Error(message)
+  err.code = code
+  err.hostname = hostname
+  err.syscall = syscall
+  return err
+}
+
+// Options of ipv4-force itself are read from own properties only: a property added to
+// Object.prototype (prototype pollution) must never redirect lookups.
+function own(options, key) {
+  return Object.prototype.hasOwnProperty.call(options, key) ? options[key] : undefined
+}
+
+module.exports = { invalidArgType, invalidArgValue, outOfRange, lookupError, own }

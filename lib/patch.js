@@ -1,0 +1,355 @@
+'use strict'
+
+// patchNet: every lookup of a connection, and dns.lookup, answered with IPv4
+//
+// Node's Socket#connect resolves a name with `options.lookup || dns.lookup`, read from the dns
+// module at connect time. So the patch replaces dns.lookup (and dns.promises.lookup) with an IPv4
+// lookup that accepts and rejects exactly what Node's does, and Node keeps doing everything
+// else: validation, Happy Eyeballs over the A records, 'lookup' events, timeouts. The connect
+// wrapper only steps in where dns.lookup is not used: IPv6 literals, a caller's own lookup, and
+// `dnsLookup: false`.
+
+
+const net = require('node:net')
+const dns = require('node:dns')
+const { debuglog, promisify } = require('node:util')
+const native = require('./native.js')
+const { resolverFor, RESOLVER_OPTIONS } = require('./resolver.js')
+const { lookupWith, deliverLater, acceptedLookupCall, nodeDnsLookup, noop } = require('./lookup.js')
+const { invalidArgType, invalidArgValue, lookupError, own } = require('./errors.js')
+
+const debug = debuglog('ipv4-force')
+const PATCH_OPTIONS = [...RESOLVER_OPTIONS, 'hosts', 'allowIPv6Literals', 'dnsLookup']
+
+
+// Node marks the `[options, cb]` array that net.connect / http.Agent / undici pass to
+// Socket#connect with this symbol; an array without it would be taken for an options object.
+const kNormalizedArgs = Object.getOwnPropertySymbols(net._normalizeArgs([]))[0]
+
+// The patch's state lives on net.Socket.prototype under a registered symbol: a second copy of
+// this package in the process (two versions in node_modules) finds the first one's wrapper and
+// reuses it, instead of wrapping connect and dns.lookup twice.
+const kPatch = Symbol.for('ipv4-force.patch')
+
+function currentPatch() {
+  return net.Socket.prototype[kPatch] ?? null
+}
+
+function setPatch(state) {
+  Object.defineProperty(net.Socket.prototype, kPatch, { value: state, configurable: true, writable: true, enumerable: false })
+}
+
+function hostMatcher(hosts) {
+  if (hosts === undefined) return () => true
+  if (typeof hosts === 'function') return (host) => Boolean(hosts(host))
+  if (!Array.isArray(hosts) || !hosts.every((h) => typeof h === 'string')) {
+    throw invalidArgType('options.hosts', 'an array of strings or a function', hosts)
+  }
+  const exact = new Set()
+  const suffixes = []
+  for (const h of hosts.map((h) => h.toLowerCase().replace(/\.$/, ''))) {
+    if (h.startsWith('*.')) suffixes.push(h.slice(1))
+    else exact.add(h)
+  }
+  return (host) => {
+    const name = host.toLowerCase().replace(/\.$/, '')
+    return exact.has(name) || suffixes.some((suffix) => name.endsWith(suffix))
+  }
+}
+
+function patchConfig(options) {
+  if (options === undefined || options === null) options = {}
+  if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
+  for (const key of Object.keys(options)) {
+    if (!PATCH_OPTIONS.includes(key)) throw invalidArgValue(key, `unknown option (known: ${PATCH_OPTIONS.join(', ')})`)
+  }
+  for (const name of ['allowIPv6Literals', 'dnsLookup']) {
+    const value = own(options, name)
+    if (value !== undefined && typeof value !== 'boolean') throw invalidArgType(`options.${name}`, 'of type boolean', value)
+  }
+  const resolver = resolverFor(options)
+  return {
+    resolver,
+    isForced: hostMatcher(own(options, 'hosts')),
+    allowIPv6Literals: own(options, 'allowIPv6Literals') === true,
+    dnsLookup: own(options, 'dnsLookup') !== false,
+    forcedLookup: makeForcedLookup(resolver),
+  }
+}
+
+// The IPv4 lookup for one resolver, with NODE_DEBUG=ipv4-force's one line per forced lookup.
+function makeForcedLookup(resolver) {
+  const logged = debug.enabled // NODE_DEBUG is read once, at start-up
+  return function ipv4ForceLookup(hostname, all, callback) {
+    lookupWith(resolver, hostname, all, logged ? withDebugLine(hostname, callback) : callback)
+  }
+}
+
+// NODE_DEBUG=ipv4-force: one line per forced lookup, `host -> address`, nothing else.
+function withDebugLine(hostname, callback) {
+  return (err, address, family) => {
+    if (err) debug('%s -> %s', hostname, err.code)
+    else debug('%s -> %s', hostname, Array.isArray(address) ? address.map((a) => a.address).join(',') : address)
+    callback(err, address, family)
+  }
+}
+
+// Decides for one name whether ipv4-force answers it; a `hosts` function that throws fails the
+// lookup (delivered as the connection's 'error') instead of throwing out of connect().
+function forcedOrError(config, hostname, callback) {
+  try {
+    return config.isForced(hostname)
+  } catch (err) {
+    deliverLater(callback, err)
+    return null
+  }
+}
+
+/** dns.lookup while patched: Node's checks and literals, IPv4 answers for forced names. */
+function makeDnsLookup(state) {
+  return function lookup(hostname, options, callback) {
+    const previous = state.previousLookup
+    if (!state.active) return previous.apply(this, arguments)
+    const call = acceptedLookupCall(hostname, options, callback)
+    // Invalid arguments get Node's own error; empty names, IP literals and explicit requests for
+    // IPv6 (a udp6 socket, a library resolving both families itself) Node's own answer.
+    if (call === null || call.family === 6 || !hostname || net.isIP(hostname) !== 0) return previous.apply(this, arguments)
+    const config = state.config
+    const forced = forcedOrError(config, hostname, call.callback)
+    if (forced === null) return {}
+    if (!forced) return previous.apply(this, arguments)
+    config.forcedLookup(hostname, call.all, call.callback)
+    return {}
+  }
+}
+
+/** dns.promises.lookup while patched (and util.promisify(dns.lookup)). */
+function makePromisesLookup(state) {
+  return function lookup(hostname, options) {
+    const previous = state.previousPromisesLookup
+    if (!state.active) return previous.apply(this, arguments)
+    const call = typeof options === 'function' ? null : acceptedLookupCall(hostname, options, noop)
+    if (call === null || call.family === 6 || !hostname || net.isIP(hostname) !== 0) return previous.apply(this, arguments)
+    return new Promise((resolve, reject) => {
+      const forced = forcedOrError(state.config, hostname, reject)
+      if (forced === null) return
+      if (!forced) return resolve(previous.call(this, hostname, options))
+      state.config.forcedLookup(hostname, call.all, (err, address, family) => {
+        if (err) reject(err)
+        else resolve(call.all ? address : { address, family })
+      })
+    })
+  }
+}
+
+
+// The same lookup in Socket#connect's calling convention, for `dnsLookup: false`.
+function connectLookup(config) {
+  return function ipv4ForceLookup(hostname, dnsOptions, callback) {
+    const forced = forcedOrError(config, hostname, callback)
+    if (forced === null) return
+    if (forced) config.forcedLookup(hostname, Boolean(dnsOptions && dnsOptions.all), callback)
+    else nodeDnsLookup(hostname, dnsOptions, callback)
+  }
+}
+
+// A caller's own lookup (options.lookup) is called exactly as Node would call it; then valid IPv6
+// answers are dropped. Anything else passes unchanged, so Node judges bad answers itself.
+function ipv4FromCallerLookup(callerLookup, isForced) {
+  return function ipv4FilteredLookup(hostname, dnsOptions, callback) {
+    let forced
+    try {
+      forced = isForced(hostname)
+    } catch (err) {
+      return deliverLater(callback, err)
+    }
+    if (!forced) return callerLookup.call(this, hostname, dnsOptions, callback)
+    const all = Boolean(dnsOptions && dnsOptions.all)
+    const reply = debug.enabled ? withDebugLine(hostname, callback) : callback
+    callerLookup.call(this, hostname, dnsOptions, (err, address, family) => {
+      if (err || (all && !Array.isArray(address))) return callback(err, address, family)
+      if (all) {
+        const kept = withoutIPv6(address)
+        return kept === null ? callback(ipv6OnlyError(hostname, address.find(isValidIPv6Entry).address)) : reply(null, kept)
+      }
+      if (!(net.isIPv6(address) && (family === 4 || family === 6))) return reply(err, address, family)
+      // One IPv6 address where IPv4 was wanted: ask for the whole list, as Happy Eyeballs would.
+      callerLookup.call(this, hostname, Object.assign({}, dnsOptions, { all: true }), (err2, list) => {
+        const ipv4 = !err2 && Array.isArray(list) && list.find((a) => a && net.isIPv4(a.address))
+        if (ipv4) reply(null, ipv4.address, 4)
+        else callback(ipv6OnlyError(hostname, address))
+      })
+    })
+  }
+}
+
+function isValidIPv6Entry(entry) {
+  return entry !== null && typeof entry === 'object' && net.isIPv6(entry.address) && (entry.family === 4 || entry.family === 6)
+}
+
+// The answer list without its valid IPv6 entries (the others are left for Node to judge); null
+// when IPv6 entries were all there was to connect to.
+function withoutIPv6(addresses) {
+  const kept = addresses.filter((entry) => !isValidIPv6Entry(entry))
+  if (kept.length === addresses.length) return addresses
+  return kept.some((entry) => entry && net.isIPv4(entry.address)) ? kept : null
+}
+
+function ipv6OnlyError(hostname, ipv6) {
+  const failure = native.ipv6OnlyFailure(hostname, ipv6)
+  return lookupError(failure)
+}
+
+// A refused IPv6 literal fails the connection the way a failed connect does (an async 'error',
+// no 'lookup' event: Node emits none for literals), after Node has checked the other options.
+function refuseIPv6Literal(socket, literal, port) {
+  return function refuseLookup() {
+    const err = new Error(
+      `connect EAFNOSUPPORT ${literal}: ${literal} is an IPv6 address and ipv4-force is forcing IPv4 ` +
+        '(this network cannot reach IPv6). If a library resolved a hostname to this address itself, ' +
+        'make it use dns.lookup (which ipv4-force answers with IPv4) or give it an IPv4 address; ' +
+        'otherwise connect by hostname or IPv4 address, or pass allowIPv6Literals: true to patchNet().',
+    )
+    err.code = 'EAFNOSUPPORT'
+    err.errno = -97
+    err.syscall = 'connect'
+    err.address = literal
+    if (port !== undefined) err.port = port
+    process.nextTick(() => socket.destroy(err))
+  }
+}
+
+// ::ffff:a.b.c.d, in any spelling (the URL parser writes IPv6 canonically), → a.b.c.d.
+function mappedIPv4(literal) {
+  let canonical
+  try {
+    canonical = new URL(`http://[${literal}]/`).hostname
+  } catch {
+    return null
+  }
+  const m = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(canonical)
+  if (m === null) return null
+  const hi = parseInt(m[1], 16)
+  const lo = parseInt(m[2], 16)
+  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`
+}
+
+// Options for Node with some properties replaced: an object inheriting from the caller's, so
+// every property is read as Node reads it (inherited ones and getters too), and the caller's
+// object is never changed.
+function withOptions(options, cb, changes) {
+  const derived = Object.create(options)
+  for (const key of Object.keys(changes)) {
+    Object.defineProperty(derived, key, { value: changes[key], enumerable: true, writable: true, configurable: true })
+  }
+  const args = [derived, cb]
+  args[kNormalizedArgs] = true
+  return [args]
+}
+
+/** The arguments to pass on to Node's Socket#connect: the originals unless something must change. */
+function connectArgs(socket, args, state) {
+  const config = state.config
+  const first = args[0]
+  const fromNode = Array.isArray(first) && first[kNormalizedArgs] === true
+  let options
+  if (fromNode) options = first[0]
+  else if (first !== null && typeof first === 'object') options = first
+  // (port, host): dns.lookup does the work unless the host is an IPv6 literal.
+  else if (config.dnsLookup && !(typeof args[1] === 'string' && args[1].includes(':'))) return args
+  else options = net._normalizeArgs(args)[0]
+  if (options === null || typeof options !== 'object' || options.path) return args // IPC: untouched
+  const host = options.host || 'localhost' // Node's own default
+  if (typeof host !== 'string') return args
+  const rewritten = (changes) => withOptions(options, (fromNode ? first : net._normalizeArgs(args))[1], changes)
+
+  if (host.includes(':') && net.isIPv6(host)) {
+    const inner = mappedIPv4(host)
+    if (inner !== null) return rewritten({ host: inner })
+    if (config.allowIPv6Literals) return args
+    // Not an IP to Node, so it checks every option and then calls the refusing lookup.
+    return rewritten({ host: `[${host}]`, lookup: refuseIPv6Literal(socket, host, options.port) })
+  }
+  const callerLookup = options.lookup
+  if (callerLookup != null && callerLookup !== state.installedLookup && callerLookup !== state.previousLookup) {
+    // Not a function: Node throws ERR_INVALID_ARG_TYPE itself.
+    if (typeof callerLookup !== 'function') return args
+    return rewritten({ lookup: ipv4FromCallerLookup(callerLookup, config.isForced) })
+  }
+  if (net.isIP(host) !== 0) return args
+  // dns.lookup answers a connection's lookup, except when it asks for IPv6: a connection by name
+  // is IPv4 whatever family it names.
+  const family = options.family
+  if (config.dnsLookup && family !== 6 && family !== 'IPv6') return args
+  return rewritten({ lookup: config.connectLookup })
+}
+
+/**
+ * Makes every TCP connection by hostname in this process, and dns.lookup, resolve to IPv4
+ * through ipv4-force. Idempotent: a second call keeps one wrapper and takes the new options.
+ * Returns unpatchNet.
+ */
+function patchNet(options) {
+  const config = patchConfig(options)
+  config.connectLookup = connectLookup(config)
+  const patch = currentPatch()
+  if (patch) {
+    patch.config = config
+    installDnsLookup(patch)
+    return unpatchNet
+  }
+  const original = net.Socket.prototype.connect
+  const state = {
+    config,
+    active: true,
+    original,
+    wrapper: null,
+    previousLookup: dns.lookup,
+    previousPromisesLookup: dns.promises.lookup,
+    installedLookup: null,
+    installedPromisesLookup: null,
+  }
+  state.wrapper = function connect(...args) {
+    return original.apply(this, state.active ? connectArgs(this, args, state) : args)
+  }
+  state.installedLookup = makeDnsLookup(state)
+  state.installedPromisesLookup = makePromisesLookup(state)
+  // util.promisify(dns.lookup) resolves with {address, family}, as with Node's own.
+  Object.defineProperty(state.installedLookup, promisify.custom, { value: state.installedPromisesLookup })
+  net.Socket.prototype.connect = state.wrapper
+  installDnsLookup(state)
+  setPatch(state)
+  return unpatchNet
+}
+
+// dns.lookup and dns.promises.lookup are ours while `dnsLookup` is on; off, they are what they were.
+function installDnsLookup(state) {
+  const on = state.config.dnsLookup
+  setIfCurrent(dns, 'lookup', on ? state.previousLookup : state.installedLookup, on ? state.installedLookup : state.previousLookup)
+  setIfCurrent(dns.promises, 'lookup', on ? state.previousPromisesLookup : state.installedPromisesLookup,
+    on ? state.installedPromisesLookup : state.previousPromisesLookup)
+}
+
+// If something replaced the function after us, leave its replacement in place.
+function setIfCurrent(object, key, expected, value) {
+  if (object[key] === expected) object[key] = value
+}
+
+/** Restores Socket#connect, dns.lookup and dns.promises.lookup exactly as they were. Returns false when nothing was patched. */
+function unpatchNet() {
+  const state = currentPatch()
+  if (!state) return false
+  setPatch(null)
+  // Wrappers installed after ours stay in place; ours become pass-throughs.
+  state.active = false
+  if (net.Socket.prototype.connect === state.wrapper) net.Socket.prototype.connect = state.original
+  setIfCurrent(dns, 'lookup', state.installedLookup, state.previousLookup)
+  setIfCurrent(dns.promises, 'lookup', state.installedPromisesLookup, state.previousPromisesLookup)
+  return true
+}
+
+function isPatched() {
+  return currentPatch() !== null
+}
+
+module.exports = { patchNet, unpatchNet, isPatched }

@@ -1,0 +1,202 @@
+'use strict'
+
+// Resolvers: one native resolver per distinct configuration while something uses it (its cache
+// lives behind it, in Rust, shared by every caller and worker thread of the process), and the
+// bookkeeping of lookups that need a query.
+
+const net = require('node:net')
+const { isMainThread } = require('node:worker_threads')
+const native = require('./native.js')
+const { invalidArgType, invalidArgValue, outOfRange, own } = require('./errors.js')
+
+const RESOLVER_OPTIONS = ['nameservers', 'timeout', 'attempts', 'fallback', 'maxTtl', 'errorTtl']
+
+
+// Hot answers are also kept in this thread (from the second lookup of a name on), so a repeated
+// lookup costs a Map read instead of a call into Rust. An entry lives at most FRONT_MAX_AGE_MS (and
+// never past its TTL), so an answer refreshed in Rust, or cleared by another thread's
+// clearCache(), is seen within a second.
+const FRONT_MAX_AGE_MS = 1000
+const FRONT_MAX_ENTRIES = 2048
+
+class Resolver {
+  constructor(nativeResolver) {
+    this.native = nativeResolver
+    this.front = new Map()
+  }
+
+  /**
+   * The outcome — `{addresses}` or a failure — when it needs no query; otherwise a promise of it
+   * (never rejected: failures are outcomes, so their codes survive).
+   */
+  lookup(hostname) {
+    const hit = this.front.get(hostname)
+    if (hit !== undefined) {
+      if (hit.expires > Date.now()) return hit
+      this.front.delete(hostname)
+    }
+    let outcome
+    try {
+      outcome = lookups().lookup(this.native, hostname)
+    } catch (err) {
+      // A Rust panic, caught at the FFI boundary, arrives as a thrown Error.
+      return {
+        code: 'EINTERNAL',
+        message: `queryA EINTERNAL ${hostname}: internal error in ipv4-force, please report it: ${err.message}`,
+        hostname,
+        syscall: 'queryA',
+      }
+    }
+    // A fresh answer is kept in Rust only; this thread keeps a name once it is asked for again,
+    // so one-off names never fill this cache (nor make V8 grow its young generation).
+    if (outcome instanceof Promise) return outcome
+    return this.remember(hostname, outcome)
+  }
+
+  /** Keeps a hot answer in this thread; returns the outcome. */
+  remember(hostname, outcome) {
+    if (!isAnswer(outcome) || !(outcome.ttlMs > 0)) return outcome
+    if (this.front.size >= FRONT_MAX_ENTRIES) this.front.clear()
+    outcome.expires = Date.now() + Math.min(outcome.ttlMs, FRONT_MAX_AGE_MS)
+    this.front.set(hostname, outcome)
+    return outcome
+  }
+
+  clearCache() {
+    this.front.clear()
+    this.native.clearCache()
+  }
+}
+
+// Lookups that need a query settle in batches. Main thread: one threadsafe function tells this
+// thread whenever lookups have finished (a napi async call per lookup would cost more than the
+
+// Lookups that need a query: started with one native call, settled in batches. Two ways to learn
+// that lookups have finished, both without a libuv threadpool thread:
+// - main thread: one threadsafe function, weak, so a ref'd timer keeps the event loop alive
+//   while lookups are pending (a napi async call per lookup would cost more than the lookup);
+// - worker threads: the addon writes a byte to a socket this thread's event loop watches. Not a
+//   threadsafe function there: with Node < 24.14 one pending when a worker is terminated can
+//   corrupt memory (nodejs/node#58484). The socket is ref'd only while lookups are pending.
+// The JS fallback answers in the asking thread's own event loop, so it uses the first way everywhere.
+class PendingLookups {
+  constructor() {
+    this.pending = new Map()
+    this.nextId = 0
+    if (isMainThread || native.backend === 'node') {
+      this.source = new native.LookupDispatcher((finished) => this.settle(finished))
+      this.keepAlive = setInterval(() => {}, 0x7fffffff)
+    } else {
+      this.source = new native.CompletionQueue()
+      this.keepAlive = new net.Socket({ fd: this.source.takeWakeFd(), readable: true, writable: false })
+      this.keepAlive.on('data', () => this.settle(this.source.takeNow()))
+    }
+    this.keepAlive.unref()
+  }
+
+  /** The outcome when it needs no query; otherwise a promise of it (never rejected). */
+  lookup(nativeResolver, hostname) {
+    const id = (this.nextId = (this.nextId + 1) >>> 0)
+    const now = this.source.lookup(nativeResolver, id, hostname)
+    if (now !== null) return now
+    if (this.pending.size === 0) this.keepAlive.ref()
+    return new Promise((resolve) => this.pending.set(id, resolve))
+  }
+
+  settle(finished) {
+    for (const { id, outcome } of finished) {
+      const resolve = this.pending.get(id)
+      if (resolve === undefined) continue // cannot happen; never throw inside the native callback
+      this.pending.delete(id)
+      resolve(outcome)
+    }
+    if (this.pending.size === 0) this.keepAlive.unref()
+  }
+}
+
+let threadLookups = null
+function lookups() {
+  if (threadLookups === null) threadLookups = new PendingLookups()
+  return threadLookups
+}
+
+function isAnswer(outcome) {
+  return outcome.addresses !== undefined
+}
+
+// One resolver per distinct configuration while something uses it: the map holds them weakly, so
+// a configuration nobody refers to any more (and its cache in Rust) is freed.
+const resolvers = new Map()
+const forgetResolver = new FinalizationRegistry((key) => {
+  const ref = resolvers.get(key)
+  if (ref !== undefined && ref.deref() === undefined) resolvers.delete(key)
+})
+let systemResolver = null
+// Callers that pass the same options object on every call skip re-reading it: an options object
+// is read once, so pass a new object to change settings.
+const resolverByOptions = new WeakMap()
+
+function resolverFor(options) {
+  if (options === undefined || options === null) {
+    if (systemResolver === null) systemResolver = resolverFor({})
+    return systemResolver
+  }
+  if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
+  const known = resolverByOptions.get(options)
+  if (known) return known
+  // No prototype: the addon reads options by name, and must not find an inherited one.
+  const picked = Object.create(null)
+  for (const key of RESOLVER_OPTIONS) {
+    const value = own(options, key)
+    if (value !== undefined) picked[key] = value
+  }
+  checkResolverOptions(picked)
+  const key = JSON.stringify(picked)
+  let resolver = resolvers.get(key)?.deref()
+  if (!resolver) {
+    let nativeResolver
+    try {
+      nativeResolver = new native.NativeResolver(picked)
+    } catch (e) {
+      // A panic caught in Rust: a bug in ipv4-force, not a bad option.
+      if (e.message.startsWith('EINTERNAL')) throw Object.assign(new Error(e.message), { code: 'EINTERNAL' })
+      throw invalidArgValue('options', e.message)
+    }
+    resolver = new Resolver(nativeResolver)
+    resolvers.set(key, new WeakRef(resolver))
+    forgetResolver.register(resolver, key)
+  }
+  resolverByOptions.set(options, resolver)
+  return resolver
+}
+
+// Types and ranges, checked once for every entry point. Numbers must be finite; `Infinity` is
+// documented for the two TTL bounds ("keep as long as the DNS says").
+function checkResolverOptions(o) {
+  if (o.nameservers !== undefined && !(Array.isArray(o.nameservers) && o.nameservers.every((s) => typeof s === 'string'))) {
+    throw invalidArgType('options.nameservers', 'an array of strings', o.nameservers)
+  }
+  for (const name of ['timeout', 'attempts']) {
+    const v = o[name]
+    if (v === undefined) continue
+    if (typeof v !== 'number') throw invalidArgType(`options.${name}`, 'of type number', v)
+    if (!(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) {
+      throw outOfRange(`options.${name}`, `It must be an integer >= 0 and <= 4294967295. Received ${String(v)}`)
+    }
+  }
+  for (const name of ['maxTtl', 'errorTtl']) {
+    const v = o[name]
+    if (v === undefined) continue
+    if (typeof v !== 'number') throw invalidArgType(`options.${name}`, 'of type number', v)
+    if (!(v >= 0)) throw outOfRange(`options.${name}`, `It must be a number of seconds >= 0 (Infinity allowed). Received ${String(v)}`)
+  }
+  if (o.fallback !== undefined && typeof o.fallback !== 'boolean') {
+    throw invalidArgType('options.fallback', 'of type boolean', o.fallback)
+  }
+}
+
+function clearCache() {
+  for (const ref of resolvers.values()) ref.deref()?.clearCache()
+}
+
+module.exports = { Resolver, resolverFor, isAnswer, clearCache, RESOLVER_OPTIONS }
