@@ -20,7 +20,7 @@ export declare class CompletionQueue {
    * The outcome when it needs no query (cache hit, literal). Otherwise `null`, and the lookup
    * is started: `takeNow()` hands its outcome back under `id` once it has finished.
    */
-  lookup(resolver: NativeResolver, id: number, hostname: string): JsOutcome | null
+  lookup(resolver: NativeResolver, id: number, hostname: string): LookupAnswer | LookupFailure | null
   /** Every lookup finished since the last call; never waits. */
   takeNow(): Array<CompletedLookup>
 }
@@ -36,23 +36,18 @@ export declare class LookupDispatcher {
    * The outcome when it needs no query (cache hit, literal). Otherwise `null`, and the lookup
    * is started: `on_completed` hands its outcome back under `id`.
    */
-  lookup(resolver: NativeResolver, id: number, hostname: string): JsOutcome | null
+  lookup(resolver: NativeResolver, id: number, hostname: string): LookupAnswer | LookupFailure | null
 }
 
 export declare class NativeResolver {
   constructor(options?: NativeResolverOptions | undefined | null)
-  /**
-   * The outcome when it needs no query (cache hit, literal); `null` otherwise. Synchronous:
-   * a hot lookup never crosses to the tokio runtime.
-   */
-  answerNow(hostname: string): JsOutcome | null
   clearCache(): void
 }
 
 /** One finished lookup: its id, and the answer or the failure. */
 export interface CompletedLookup {
   id: number
-  outcome: JsOutcome
+  outcome: LookupAnswer | LookupFailure
 }
 
 /**

@@ -143,6 +143,9 @@ export function createLookup(options?: ResolverOptions): typeof lookup
  * Calling it again keeps one wrapper and takes the new options.
  * @returns `unpatchNet`
  */
+/** `'native'`: the Rust addon; `'node'`: no addon for this platform, Node's own resolvers (see README). */
+export const backend: 'native' | 'node'
+
 export function patchNet(options?: PatchOptions): () => boolean
 
 /** Restores `net.Socket.prototype.connect`. Returns false when nothing was patched. */

@@ -44,6 +44,11 @@ test('index.d.ts compiles under --strict for every documented use, and rejects m
   expect(listed).toContain(path.join(FIXTURE, 'usage-esm.mts'))
 }, 120_000)
 
+test("binding.d.ts, napi-rs's generated declarations, compiles under --strict", async () => {
+  const { code, stdout } = await tsc([path.join(REPO, 'binding.d.ts'), '--noEmit', '--strict', '--pretty', 'false'])
+  expect({ code, diagnostics: stdout.trim() }).toEqual({ code: 0, diagnostics: '' })
+}, 120_000)
+
 test('the fixture exercises every export of index.d.ts', () => {
   const dts = fs.readFileSync(path.join(REPO, 'index.d.ts'), 'utf8')
   const exported = new Set(

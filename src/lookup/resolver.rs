@@ -15,10 +15,10 @@ use hickory_resolver::proto::rr::rdata::CNAME;
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use tokio::sync::{OnceCell, Semaphore};
 
-use crate::errors::{ErrorCode, LookupError};
-use crate::hostname::{parse_host, Host};
 use crate::locking::lock;
-use crate::udp_pool::PooledUdpProvider;
+use crate::lookup::errors::{ErrorCode, LookupError};
+use crate::lookup::hostname::{parse_host, Host};
+use crate::lookup::udp_pool::PooledUdpProvider;
 
 /// hickory's resolver on tokio, with UDP sockets reused between queries (see udp_pool.rs).
 pub type HickoryResolver = hickory_resolver::Resolver<PooledUdpProvider>;
@@ -71,10 +71,6 @@ impl Ipv4Resolver {
             settings,
             native: OnceCell::new(),
         }
-    }
-
-    pub fn settings(&self) -> &ResolverSettings {
-        &self.settings
     }
 
     /// The host's IPv4 addresses (never an empty list), or why there are none.
@@ -448,11 +444,11 @@ fn classify(hostname: &str, err: &NetError) -> LookupError {
         NetError::Timeout => (ErrorCode::Timeout, "no answer from the DNS server in time"),
         // hickory reports a socket it could not open as NoConnections: the pool saw why.
         NetError::NoConnections
-            if crate::udp_pool::fds_exhausted_within(Duration::from_secs(1)) =>
+            if crate::lookup::udp_pool::fds_exhausted_within(Duration::from_secs(1)) =>
         {
             (ErrorCode::TooManyFiles, FDS_EXHAUSTED)
         }
-        NetError::Io(io) if crate::udp_pool::is_fd_exhaustion(io) => {
+        NetError::Io(io) if crate::lookup::udp_pool::is_fd_exhaustion(io) => {
             (ErrorCode::TooManyFiles, FDS_EXHAUSTED)
         }
         NetError::NoConnections => (ErrorCode::ConnRefused, "no DNS server could be contacted"),

@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use crate::hostname::{parse_host, Host};
+use crate::lookup::hostname::{parse_host, Host};
 
 /// Schemes a target URL may use, with the port used when the URL gives none.
 pub const SCHEMES: &[(&str, u16)] = &[

@@ -26,6 +26,7 @@ pub struct BadName {
 
 impl Host {
     /// The IPv4 address this host stands for without any lookup, if it is a literal.
+    #[cfg(test)]
     pub fn literal_ipv4(&self) -> Option<Ipv4Addr> {
         match self {
             Host::Ipv4(ip) | Host::MappedIpv4(ip) => Some(*ip),

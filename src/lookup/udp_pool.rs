@@ -108,6 +108,7 @@ impl PooledUdpProvider {
     }
 
     /// Sockets waiting in the pool.
+    #[cfg(test)]
     pub fn idle_sockets(&self) -> usize {
         lock(&self.pool.state).idle.len()
     }
@@ -369,6 +370,7 @@ impl PooledUdpSocket {
     }
 
     /// The local address (the port the OS chose).
+    #[cfg(test)]
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io().local_addr()
     }
@@ -454,7 +456,7 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
-    use crate::resolver::{Ipv4Resolver, ResolverSettings};
+    use crate::lookup::resolver::{Ipv4Resolver, ResolverSettings};
 
     const ANY_PORT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
 

@@ -5,11 +5,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use crate::cache::{instant_after, TtlCache};
-use crate::errors::LookupError;
-use crate::hostname::{parse_host, Host};
 use crate::locking::lock;
-use crate::resolver::{Ipv4Resolver, ResolverSettings};
+use crate::lookup::cache::{instant_after, TtlCache};
+use crate::lookup::errors::LookupError;
+use crate::lookup::hostname::{parse_host, Host};
+use crate::lookup::resolver::{Ipv4Resolver, ResolverSettings};
 
 const CACHE_CAPACITY: usize = 10_000;
 /// An IP literal's "answer" never changes.
@@ -184,7 +184,7 @@ impl LookupService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::errors::ErrorCode;
+    use crate::lookup::errors::ErrorCode;
 
     #[test]
     fn literals_are_answered_without_a_query() {

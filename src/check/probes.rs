@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::errors::{supabase_project_ref, ErrorCode, LookupError};
-use crate::resolver::Ipv4Resolver;
-use crate::target::Target;
+use crate::check::target::Target;
+use crate::lookup::errors::{supabase_project_ref, ErrorCode, LookupError};
+use crate::lookup::resolver::Ipv4Resolver;
 
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -474,8 +474,8 @@ fn ipv6_only_hint(host: &str, ipv6_route: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolver::ResolverSettings;
-    use crate::target::parse_target;
+    use crate::check::target::parse_target;
+    use crate::lookup::resolver::ResolverSettings;
 
     fn target(text: &str) -> Target {
         parse_target(text).unwrap()

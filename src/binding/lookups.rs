@@ -1,0 +1,279 @@
+//! The lookup exports: a resolver per configuration, and lookups that need a query started
+//! synchronously and settled in batches (main thread: one threadsafe function; worker threads: a
+//! socket their event loop watches, see wake.rs).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::FutureExt;
+use napi::bindgen_prelude::{Either, Function};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Error, Status};
+use napi_derive::napi;
+
+use super::completions::Completions;
+use super::options::{adapt_options, NativeResolverOptions};
+use super::wake;
+use super::{guarded, internal_error, panic_if_test_hook, panic_text};
+use crate::lookup::errors::LookupError;
+use crate::lookup::service::{self, LookupService, Outcome};
+
+/// A successful lookup: the addresses, and how long the JS layer may reuse them.
+#[napi(object)]
+pub struct LookupAnswer {
+    pub addresses: Vec<String>,
+    pub ttl_ms: f64,
+}
+
+/// A failed lookup, turned into an Error by the JS layer.
+#[napi(object)]
+pub struct LookupFailure {
+    pub code: String,
+    pub message: String,
+    pub hostname: String,
+    pub syscall: String,
+}
+
+#[napi]
+pub struct NativeResolver {
+    service: Arc<LookupService>,
+}
+
+#[napi]
+impl NativeResolver {
+    #[napi(constructor)]
+    pub fn new(options: Option<NativeResolverOptions>) -> napi::Result<Self> {
+        guarded("NativeResolver", || {
+            let (settings, cache) = adapt_options(options.unwrap_or_default())
+                .map_err(|msg| Error::new(Status::InvalidArg, msg))?;
+            Ok(NativeResolver {
+                service: service::shared(settings, cache),
+            })
+        })
+    }
+
+    /// The outcome when it needs no query (cache hit, literal); `None` otherwise. Synchronous:
+    /// a hot lookup never crosses to the tokio runtime.
+    fn known_outcome(&self, hostname: &str) -> Option<Either<LookupAnswer, LookupFailure>> {
+        panic_if_test_hook("answer_now", hostname);
+        self.service
+            .answer_now(hostname)
+            .map(|(outcome, fresh_until)| to_js(outcome, fresh_until))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn clear_cache(&self) {
+        self.service.clear_cache();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lookups that need a query: started synchronously, settled in batches.
+//
+// A napi `async fn` creates and tears down a threadsafe function per call, which costs more main-
+// thread time than the lookup itself. Instead, finished lookups go into a list, and the JS thread
+// is told once whenever the list stops being empty; it then takes every lookup finished so far.
+
+type Finished = (u32, (Outcome, Instant));
+
+/// One finished lookup: its id, and the answer or the failure.
+#[napi(object)]
+pub struct CompletedLookup {
+    pub id: u32,
+    pub outcome: Either<LookupAnswer, LookupFailure>,
+}
+
+/// Never panics: a lookup whose conversion fails is settled as EINTERNAL, the others normally
+/// (this runs in a threadsafe-function callback and in a Task, where a panic would abort).
+fn to_js_batch(finished: Vec<Finished>) -> Vec<CompletedLookup> {
+    finished
+        .into_iter()
+        .map(|(id, (outcome, fresh_until))| {
+            let hostname = match &outcome {
+                Ok(_) => None,
+                Err(err) => Some(err.hostname.clone()),
+            };
+            let converted = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                panic_if_test_hook("settle", hostname.as_deref().unwrap_or(""));
+                to_js(outcome, fresh_until)
+            }));
+            let outcome = converted.unwrap_or_else(|panic| {
+                let err = internal_error(hostname.as_deref().unwrap_or(""), &panic_text(&*panic));
+                Either::B(failure(&err))
+            });
+            CompletedLookup { id, outcome }
+        })
+        .collect()
+}
+
+/// The outcome of `hostname` when it needs no query (cache hit, literal). Otherwise `None`, and
+/// the lookup is started on the tokio runtime: its outcome is pushed to `completed` under `id`,
+/// and `notify` runs when that push made the list non-empty.
+fn answer_or_start(
+    resolver: &NativeResolver,
+    completed: &Arc<Completions<Finished>>,
+    id: u32,
+    hostname: String,
+    notify: impl FnOnce() + Send + 'static,
+) -> Option<Either<LookupAnswer, LookupFailure>> {
+    if let Some(now) = resolver.known_outcome(&hostname) {
+        return Some(now);
+    }
+    let service = resolver.service.clone();
+    let completed = completed.clone();
+    napi::bindgen_prelude::spawn(async move {
+        let outcome = lookup_catching_panics(&service, &hostname).await;
+        if completed.push((id, outcome)) {
+            notify();
+        }
+    });
+    None
+}
+
+/// A panic inside a lookup comes back as EINTERNAL instead of unwinding into the runtime.
+async fn lookup_catching_panics(service: &LookupService, hostname: &str) -> (Outcome, Instant) {
+    let lookup = async {
+        panic_if_test_hook("lookup", hostname);
+        service.lookup(hostname).await
+    };
+    match AssertUnwindSafe(lookup).catch_unwind().await {
+        Ok(done) => done,
+        Err(panic) => {
+            let err = internal_error(hostname, &panic_text(&*panic));
+            (Err(Arc::new(err)), Instant::now())
+        }
+    }
+}
+
+type NotifyJs = ThreadsafeFunction<(), (), Vec<CompletedLookup>, Status, false, true>;
+
+/// Main thread: one threadsafe function for every lookup (weak: the JS layer keeps the event
+/// loop alive while lookups are pending).
+#[napi]
+pub struct LookupDispatcher {
+    completed: Arc<Completions<Finished>>,
+    notify: Arc<NotifyJs>,
+}
+
+#[napi]
+impl LookupDispatcher {
+    /// `on_completed` is called on this thread with every lookup finished since its last call.
+    #[napi(constructor)]
+    pub fn new(on_completed: Function<Vec<CompletedLookup>, ()>) -> napi::Result<Self> {
+        guarded("LookupDispatcher", || {
+            let completed: Arc<Completions<Finished>> = Arc::default();
+            let source = completed.clone();
+            // Runs on the JS thread from libuv: a panic here would abort the process.
+            let notify = on_completed
+                .build_threadsafe_function::<()>()
+                .callee_handled::<false>()
+                .weak::<true>()
+                .build_callback(move |_| Ok(to_js_batch(source.take_now())))?;
+            Ok(LookupDispatcher {
+                completed,
+                notify: Arc::new(notify),
+            })
+        })
+    }
+
+    /// The outcome when it needs no query (cache hit, literal). Otherwise `null`, and the lookup
+    /// is started: `on_completed` hands its outcome back under `id`.
+    #[napi(catch_unwind)]
+    pub fn lookup(
+        &self,
+        resolver: &NativeResolver,
+        id: u32,
+        hostname: String,
+    ) -> Option<Either<LookupAnswer, LookupFailure>> {
+        let notify = self.notify.clone();
+        answer_or_start(resolver, &self.completed, id, hostname, move || {
+            notify.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker threads: finished lookups wake the worker's own event loop through a socket pair it
+// watches (wake.rs). Not a threadsafe function: with Node < 24.14, one still pending when a worker
+// thread is terminated can corrupt memory (nodejs/node#58484). Not a libuv work item either: a
+// worker waiting for lookups would hold a threadpool thread that fs, zlib and crypto need.
+
+#[napi]
+pub struct CompletionQueue {
+    completed: Arc<Completions<Finished>>,
+    wake: Arc<wake::Wake>,
+}
+
+#[napi]
+impl CompletionQueue {
+    #[napi(constructor, catch_unwind)]
+    pub fn new() -> napi::Result<Self> {
+        let wake = wake::Wake::new().map_err(|e| {
+            Error::from_reason(format!("cannot create the wake-up socket pair: {e}"))
+        })?;
+        Ok(CompletionQueue {
+            completed: Arc::default(),
+            wake: Arc::new(wake),
+        })
+    }
+
+    /// The fd of a socket that receives a byte whenever finished lookups wait in `takeNow()`;
+    /// the caller owns it (given once, then `null`).
+    #[napi(catch_unwind)]
+    pub fn take_wake_fd(&self) -> Option<i32> {
+        self.wake.take_reader()
+    }
+
+    /// The outcome when it needs no query (cache hit, literal). Otherwise `null`, and the lookup
+    /// is started: `takeNow()` hands its outcome back under `id` once it has finished.
+    #[napi(catch_unwind)]
+    pub fn lookup(
+        &self,
+        resolver: &NativeResolver,
+        id: u32,
+        hostname: String,
+    ) -> Option<Either<LookupAnswer, LookupFailure>> {
+        let wake = self.wake.clone();
+        answer_or_start(resolver, &self.completed, id, hostname, move || wake.wake())
+    }
+
+    /// Every lookup finished since the last call; never waits.
+    #[napi(catch_unwind)]
+    pub fn take_now(&self) -> Vec<CompletedLookup> {
+        to_js_batch(self.completed.take_now())
+    }
+}
+
+/// The ENODATA failure for a host whose only addresses are IPv6, with the advice a person needs
+/// (used when a connection's own lookup function answered IPv6 only).
+#[napi(catch_unwind)]
+pub fn ipv6_only_failure(hostname: String, ipv6_seen: Option<String>) -> LookupFailure {
+    let seen = ipv6_seen.and_then(|ip| ip.parse().ok());
+    failure(&LookupError {
+        syscall: "lookup",
+        ..LookupError::ipv6_only(&hostname, seen)
+    })
+}
+
+fn to_js(outcome: Outcome, fresh_until: Instant) -> Either<LookupAnswer, LookupFailure> {
+    match outcome {
+        Ok(answer) => Either::A(LookupAnswer {
+            addresses: answer.addresses.clone(),
+            ttl_ms: fresh_until
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64()
+                * 1000.0,
+        }),
+        Err(err) => Either::B(failure(&err)),
+    }
+}
+
+fn failure(err: &LookupError) -> LookupFailure {
+    LookupFailure {
+        code: err.code.as_str().to_string(),
+        message: err.message(),
+        hostname: err.hostname.clone(),
+        syscall: err.syscall.to_string(),
+    }
+}

@@ -1,0 +1,10 @@
+//! Resolving a name to IPv4 addresses: hostname parsing (`hostname`), the hickory resolver with
+//! its fallback (`resolver`) over reused UDP sockets (`udp_pool`), the shared TTL cache (`cache`,
+//! `service`), and failures shaped like Node's dns errors, with the advice a person needs (`errors`).
+
+pub mod cache;
+pub mod errors;
+pub mod hostname;
+pub mod resolver;
+pub mod service;
+pub mod udp_pool;
