@@ -8,6 +8,7 @@ pub mod errors;
 pub mod hostname;
 pub mod locking;
 pub mod resolver;
+pub mod runtime;
 pub mod service;
 pub mod target;
 pub mod udp_pool;
@@ -34,27 +35,16 @@ use crate::service::{CacheSettings, LookupService, Outcome};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The tokio runtime: one worker thread unless TOKIO_WORKER_THREADS says otherwise. A lookup is a
-/// few µs of work between network waits; a second worker mostly adds cross-thread wake-ups and
-/// takes a core from Node (bench, 2 cores: 20% less CPU per cold lookup with one).
+/// The tokio runtime, sized from the usable cores (see runtime.rs).
 #[napi_derive::module_init]
 fn init_runtime() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let workers = std::env::var("TOKIO_WORKER_THREADS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|&n: &usize| n > 0)
-            .unwrap_or(1);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .enable_all()
-            .build();
-        // On failure napi-rs builds its default runtime on first use.
-        if let Ok(runtime) = runtime {
-            napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
-        }
-    });
+    runtime::init();
+}
+
+/// Worker threads of the tokio runtime lookups run on (`null`: napi-rs's default runtime).
+#[napi]
+pub fn runtime_worker_threads() -> Option<u32> {
+    runtime::worker_threads().map(|n| n as u32)
 }
 
 /// Options of a resolver (see index.d.ts for the documented shape).
