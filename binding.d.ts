@@ -135,3 +135,6 @@ export interface NativeResolverOptions {
 
 /** `text` with the password of any URL (or `user:password@host`) replaced by `****`. */
 export declare function redactTarget(text: string): string
+
+/** Worker threads of the tokio runtime lookups run on (`null`: napi-rs's default runtime). */
+export declare function runtimeWorkerThreads(): number | null

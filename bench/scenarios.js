@@ -98,7 +98,10 @@ async function cold(ctx, n = 3, { rtt = true } = {}) {
     ;(coldDetail[k] = coldDetail[k] || []).push(r)
     return r.rate
   })
-  if (!rtt) return { cold, coldDetail }
+  if (!rtt) {
+    progress('cold lookups', started)
+    return { cold, coldDetail }
+  }
   // The same with a network-like round trip: dnsmasq forwards *.rtt.bench.test to slow-dns.js.
   const coldRtt = await rounds(n, Object.keys(coldOps), async (k) => (await coldRun(dm, coldOps[k], `rtt-${k}-`, ms(800), 100, 'rtt.bench.test')).rate)
   results.rows.push(

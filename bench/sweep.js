@@ -93,7 +93,7 @@ function printSweep(runs) {
   console.log(line(header))
   console.log('|' + width.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|')
   for (const r of rows) console.log(line(r))
-  console.log('\ntokio worker threads per column: ' + runs.map((r) => `${r.n} cores: ${r.tokio}`).join('; '))
+  console.log('\ntokio worker threads per column: ' + runs.map((r) => `${r.n} core${r.n > 1 ? 's' : ''}: ${r.tokio}`).join('; '))
 }
 
 /** `--cores 1,2` / `--tokio 1,2` from argv: { cores: [1, 2] | null, tokio: [null] | [1, 2] }. */

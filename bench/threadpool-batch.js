@@ -5,10 +5,13 @@
 //
 // Run in its own process with a small pool (UV_THREADPOOL_SIZE=2: the size is fixed when the pool
 // first starts, so only a fresh process can choose it). The main thread and WORKERS worker threads
-// each keep lookups waiting on bench/slow-dns.js (every answer after 200 ms), then all run the same
-// batch at once: BATCH reads of a 1 KiB file, BATCH_LANES at a time. The batch takes ≈ its idle time
-// unless the lookups hold pool threads: with 2 threads, one held thread roughly doubles it, and
-// two held threads stop it until the lookups end (capped at BATCH_CAP_MS).
+// each start lookups that wait on bench/slow-dns.js (every answer after 200 ms), and once they are
+// sent, all run the same batch at once: BATCH reads of a 1 MiB file, BATCH_LANES at a time per
+// thread. Large reads keep the pool's threads busy (memory copies) rather than the event loops, so
+// the batch takes ≈ its idle time unless the lookups hold pool threads: with 2 threads, one held
+// thread roughly doubles it, two stop it until the lookups end (capped at BATCH_CAP_MS). The batch
+// is short enough (≈ 50 ms idle) to end before the answers come: the lookups cost no CPU during
+// it, so what it measures is the pool, not CPU contention. A lookup that ends is replaced.
 //
 // The worker threads wait on lookups themselves (each keeps WORKER_LOOKUPS in flight), because a
 // worker thread collects its lookups differently from the main thread (index.js).
@@ -22,10 +25,11 @@ const { Worker, isMainThread, parentPort, workerData } = require('node:worker_th
 
 const POOL_SIZE = 2
 const WORKERS = 2
-const BATCH = 300
-const BATCH_LANES = 8
+const BATCH = 100
+const BATCH_LANES = 4
+const FILE_SIZE = 1 << 20
 const BATCH_CAP_MS = 5000
-const RAMP_MS = 200 // the first lookups are spread over this, as arriving requests would be
+const SEND_MS = 50 // time for every lookup to be sent before the batch starts
 const IN_FLIGHT = {
   main: { ipv4: 1000, resolve4: 1000, dnsLookup: 4 },
   worker: { ipv4: 100, resolve4: 100, dnsLookup: 1 },
@@ -34,6 +38,7 @@ const IN_FLIGHT = {
 // only queue, and 1000 queued 200 ms lookups would take minutes to drain.
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+let seq = 0 // names are never reused: a cached answer would not wait
 
 function lookupOps(pkg, port) {
   const { resolveIPv4 } = require(pkg)
@@ -53,9 +58,7 @@ function startLoad(op, n, tag) {
   let stopped = false
   let ops = 0
   let errors = 0
-  let seq = 0
-  const loop = async (i) => {
-    await sleep((i * RAMP_MS) / n)
+  const loop = async () => {
     while (!stopped) {
       try {
         await op(`${tag}${++seq}.slow.bench.test`)
@@ -65,7 +68,7 @@ function startLoad(op, n, tag) {
       ops++
     }
   }
-  const all = Promise.all(Array.from({ length: n }, (_, i) => loop(i)))
+  const all = Promise.all(Array.from({ length: n }, loop))
   return {
     count: () => ops,
     async stop() {
@@ -98,9 +101,11 @@ function participant(pkg, port, file, role, tag) {
     start(k) {
       if (k !== 'idle') load = startLoad(ops[k], IN_FLIGHT[role][k], `${tag}-${k}-`)
     },
-    batch() {
+    async batch() {
+      const before = load ? load.count() : 0
       batch = runBatch(file)
-      return batch.ms
+      const ms = await batch.ms
+      return { ms, ended: (load ? load.count() : 0) - before }
     },
     async stop() {
       const r = load ? await load.stop() : { ops: 0, errors: 0 }
@@ -124,7 +129,7 @@ function workerMain() {
 async function main() {
   const [pkg, port, roundsArg] = process.argv.slice(2)
   const file = require('node:path').join(require('node:os').tmpdir(), `ipv4-force-bench-${process.pid}.txt`)
-  await fsp.writeFile(file, 'x'.repeat(1024))
+  await fsp.writeFile(file, Buffer.alloc(FILE_SIZE, 'x'))
   const workers = Array.from({ length: WORKERS }, (_, i) =>
     new Worker(__filename, { workerData: { pkg, port: Number(port), file, tag: `tpb-w${i}` } }))
   const ask = (w, msg) => new Promise((resolve) => {
@@ -134,16 +139,14 @@ async function main() {
   const me = participant(pkg, Number(port), file, 'main', 'tpb-m')
   const keys = ['idle', 'ipv4', 'dnsLookup', 'resolve4']
   const out = { poolSize: Number(process.env.UV_THREADPOOL_SIZE), workers: WORKERS, batch: BATCH, lanes: BATCH_LANES,
-    inFlight: IN_FLIGHT, main: {}, worker: {}, rate: {}, errors: {} }
+    inFlight: IN_FLIGHT, fileSize: FILE_SIZE, main: {}, worker: {}, ended: {}, errors: {} }
   const round = async (k) => {
     me.start(k)
     await Promise.all(workers.map((w) => ask(w, { cmd: 'start', k })))
-    if (k !== 'idle') await sleep(RAMP_MS + 50) // every lookup in flight
-    const t0 = performance.now()
+    await sleep(SEND_MS)
     const [m, ...ws] = await Promise.all([me.batch(), ...workers.map((w) => ask(w, { cmd: 'batch' }))])
-    const seconds = (performance.now() - t0) / 1000
     const stops = await Promise.all([me.stop(), ...workers.map((w) => ask(w, { cmd: 'stop' }))])
-    return { m, w: Math.max(...ws), stops, seconds }
+    return { m: m.ms, w: Math.max(...ws.map((x) => x.ms)), ended: [m, ...ws].reduce((a, x) => a + x.ended, 0), stops }
   }
   await round('idle') // warm-up: JIT, the pool's threads, the addon's runtime
   await round('ipv4')
@@ -152,8 +155,7 @@ async function main() {
       const r = await round(k)
       ;(out.main[k] = out.main[k] || []).push(r.m)
       ;(out.worker[k] = out.worker[k] || []).push(r.w)
-      const ops = r.stops.reduce((a, s) => a + s.ops, 0)
-      ;(out.rate[k] = out.rate[k] || []).push(ops / r.seconds)
+      ;(out.ended[k] = out.ended[k] || []).push(r.ended)
       out.errors[k] = (out.errors[k] || 0) + r.stops.reduce((a, s) => a + s.errors, 0)
     }
   }
