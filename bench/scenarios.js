@@ -223,7 +223,7 @@ async function dedup(ctx) {
 // 5. Threadpool ----------------------------------------------------------------------------------
 async function threadpool(ctx) {
   const { results, started, resolveIPv4, resolver } = ctx
-  const b = threadpoolBatch(PKG, SLOW_DNS_PORT, 5)
+  const b = threadpoolBatch(PKG, SLOW_DNS_PORT, 7)
   const tp = await threadpoolCheck(resolveIPv4, resolver, ms)
   const slowLabel = `${SLOW_DNS_DELAY} ms DNS`
   const batchLabel = `${b.batch} reads, pool of ${b.poolSize}`

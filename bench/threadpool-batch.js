@@ -6,11 +6,11 @@
 // Run in its own process with a small pool (UV_THREADPOOL_SIZE=2: the size is fixed when the pool
 // first starts, so only a fresh process can choose it). The main thread and WORKERS worker threads
 // each start lookups that wait on bench/slow-dns.js (every answer after 200 ms), and once they are
-// sent, all run the same batch at once: BATCH reads of a 1 MiB file, BATCH_LANES at a time per
+// sent, all run the same batch at once: BATCH reads of a 256 KiB file, BATCH_LANES at a time per
 // thread. Large reads keep the pool's threads busy (memory copies) rather than the event loops, so
 // the batch takes ≈ its idle time unless the lookups hold pool threads: with 2 threads, one held
 // thread roughly doubles it, two stop it until the lookups end (capped at BATCH_CAP_MS). The batch
-// is short enough (≈ 50 ms idle) to end before the answers come: the lookups cost no CPU during
+// is short enough (≈ 40 ms idle on 2 vCPUs) to end before the answers come: the lookups cost no CPU during
 // it, so what it measures is the pool, not CPU contention. A lookup that ends is replaced.
 //
 // The worker threads wait on lookups themselves (each keeps WORKER_LOOKUPS in flight), because a
@@ -27,7 +27,7 @@ const POOL_SIZE = 2
 const WORKERS = 2
 const BATCH = 100
 const BATCH_LANES = 4
-const FILE_SIZE = 1 << 20
+const FILE_SIZE = 256 << 10
 const BATCH_CAP_MS = 5000
 const SEND_MS = 50 // time for every lookup to be sent before the batch starts
 const IN_FLIGHT = {

@@ -118,7 +118,10 @@ mod tests {
     #[test]
     fn never_shrinks_as_cores_grow() {
         for cores in 1..256 {
-            let (a, b) = (default_worker_threads(cores), default_worker_threads(cores + 1));
+            let (a, b) = (
+                default_worker_threads(cores),
+                default_worker_threads(cores + 1),
+            );
             assert!(a <= b, "{cores} cores: {a}, {} cores: {b}", cores + 1);
         }
     }
