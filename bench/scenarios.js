@@ -235,8 +235,8 @@ async function threadpool(ctx) {
     row('5e readFile p99, main thread, CPU saturated (instant DNS)', tp.fast.main.p99, fmtMs, 'idle', 'info', null),
     row('5f readFile p99, worker thread, CPU saturated (instant DNS)', tp.fast.worker.p99, fmtMs, 'idle', 'info', null),
   )
-  const batchRates = Object.entries(b.rate).filter(([k]) => k !== 'idle')
-    .map(([k, v]) => `${LABEL[k]} ${fmtRate(median(v))}`).join(', ')
+  const ended = Object.entries(b.ended).filter(([k]) => k !== 'idle')
+    .map(([k, v]) => `${LABEL[k]} ${fmtInt(median(v))}`).join(', ')
   const batchErrors = Object.entries(b.errors).filter(([, n]) => n > 0).map(([k, n]) => `${LABEL[k]} ${n}`)
   results.notes.push(
     `5a/5b: a fixed batch of ${b.batch} fs.promises.readFile (1 KiB, ${b.lanes} at a time), timed on the main thread and at ` +
@@ -244,8 +244,10 @@ async function threadpool(ctx) {
       `threadpool has ${b.poolSize} threads (UV_THREADPOOL_SIZE=${b.poolSize}), while lookups wait on bench/slow-dns.js ` +
       `(${SLOW_DNS_DELAY} ms): ${b.inFlight.main.ipv4} on the main thread and ${b.inFlight.worker.ipv4} in each worker thread ` +
       `(dns.lookup: ${b.inFlight.main.dnsLookup} and ${b.inFlight.worker.dnsLookup}; libuv gives getaddrinfo half the pool, ` +
-      'so more would only queue). A lookup that holds a pool thread while it waits halves the pool for the batch (~2x); one ' +
-      `per thread stops it (capped at 5 s). Medians of 5 interleaved rounds; lookups/s during the batch: ${batchRates}` +
+      'so more would only queue). The batch starts once every lookup is sent and lasts less than the server\'s delay, so ' +
+      'the lookups cost no CPU during it: a lookup that holds a pool thread while it waits takes half the pool from the ' +
+      `batch, two stop it (capped at 5 s). Medians of ${b.main.idle.length} interleaved rounds; lookups that ended during ` +
+      `the batch (median, all threads): ${ended}` +
       (batchErrors.length ? `; failed lookups: ${batchErrors.join(', ')}` : '') + '.',
   )
   const p50s = (t) => `idle ${fmtMs(t.p50.idle)}, ipv4-force ${fmtMs(t.p50.ipv4)}, dns.lookup ${fmtMs(t.p50.dnsLookup)}, resolve4 ${fmtMs(t.p50.resolve4)}`

@@ -75,7 +75,7 @@ function tokioWorkers() {
   if (n === undefined) return '? (addon without runtimeWorkerThreads)'
   if (n === null) return "napi-rs's default runtime"
   const env = process.env.TOKIO_WORKER_THREADS
-  return `${n} (${env ? `TOKIO_WORKER_THREADS=${env}` : `from ${os.availableParallelism()} usable cores`})`
+  return `${n} (${env ? `TOKIO_WORKER_THREADS=${env}` : `from ${os.availableParallelism()} usable core${os.availableParallelism() > 1 ? 's' : ''}`})`
 }
 
 function printTable({ rows, notes }) {
