@@ -91,7 +91,7 @@ function printTable({ rows, notes }) {
   const failed = rows.filter((r) => r.result === 'FAIL').map((r) => r.metric.split(' ')[0])
   const passed = rows.filter((r) => r.result === 'PASS').length
   console.log(`\n${passed} PASS, ${failed.length} FAIL${failed.length ? ` (${failed.join(', ')})` : ''}`)
-  console.log('ratio = ipv4-force / the column named in target; for 5, ipv4-force p99 / idle p99 (lower is better).\n')
+  console.log('ratio = ipv4-force / the column named in target; for 5, ipv4-force / idle (batch time or p99; lower is better).\n')
   for (const n of notes) console.log(n)
 }
 
