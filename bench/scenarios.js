@@ -223,7 +223,7 @@ async function dedup(ctx) {
 // 5. Threadpool ----------------------------------------------------------------------------------
 async function threadpool(ctx) {
   const { results, started, resolveIPv4, resolver } = ctx
-  const b = threadpoolBatch(PKG, SLOW_DNS_PORT, 7)
+  const b = threadpoolBatch(PKG, SLOW_DNS_PORT, 9)
   const tp = await threadpoolCheck(resolveIPv4, resolver, ms)
   const slowLabel = `${SLOW_DNS_DELAY} ms DNS`
   const batchLabel = `${b.batch} reads, pool of ${b.poolSize}`
@@ -239,15 +239,16 @@ async function threadpool(ctx) {
     .map(([k, v]) => `${LABEL[k]} ${fmtInt(median(v))}`).join(', ')
   const batchErrors = Object.entries(b.errors).filter(([, n]) => n > 0).map(([k, n]) => `${LABEL[k]} ${n}`)
   results.notes.push(
-    `5a/5b: a fixed batch of ${b.batch} fs.promises.readFile (${b.fileSize >> 10} KiB, ${b.lanes} at a time), timed on the main thread and at ` +
-      `the same time in each of ${b.workers} worker threads (5b: the slowest worker), in a separate process whose libuv ` +
-      `threadpool has ${b.poolSize} threads (UV_THREADPOOL_SIZE=${b.poolSize}), while lookups wait on bench/slow-dns.js ` +
+    `5a/5b: a fixed batch of ${b.batch} fs.promises.readFile (${b.fileSize >> 10} KiB, ${b.lanes} at a time), timed on the ` +
+      `main thread and at the same time in each of ${b.workers} worker threads (5b: their mean), in a separate process whose libuv ` +
+      `threadpool has ${b.poolSize} thread${b.poolSize > 1 ? 's' : ''} (UV_THREADPOOL_SIZE=${b.poolSize}), while lookups wait on bench/slow-dns.js ` +
       `(${SLOW_DNS_DELAY} ms): ${b.inFlight.main.ipv4} on the main thread and ${b.inFlight.worker.ipv4} in each worker thread ` +
       `(dns.lookup: ${b.inFlight.main.dnsLookup} and ${b.inFlight.worker.dnsLookup}; getaddrinfo runs one at a time there, so ` +
       'more would only queue). The batch starts once every lookup is sent and lasts less than the server\'s delay, so the ' +
       'lookups cost no CPU during it: what it measures is the pool. A lookup that holds the pool\'s thread while it waits ' +
-      `stalls the reads queued behind it for up to ${SLOW_DNS_DELAY} ms (capped at 2 s); one that does not leaves the batch at its idle time. Medians of ${b.main.idle.length} interleaved rounds; lookups that ended during ` +
-      `the batch (median, all threads): ${ended}` +
+      `stalls the reads queued behind it for up to ${SLOW_DNS_DELAY} ms (capped at 2 s); one that does not leaves the batch ` +
+      `at its idle time. Medians of ${b.main.idle.length} interleaved rounds; lookups that ended during the batch (median, ` +
+      `all threads): ${ended}` +
       (batchErrors.length ? `; failed lookups: ${batchErrors.join(', ')}` : '') + '.',
   )
   const p50s = (t) => `idle ${fmtMs(t.p50.idle)}, ipv4-force ${fmtMs(t.p50.ipv4)}, dns.lookup ${fmtMs(t.p50.dnsLookup)}, resolve4 ${fmtMs(t.p50.resolve4)}`
