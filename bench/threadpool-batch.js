@@ -9,12 +9,12 @@
 // are sent, all run the same batch at once: BATCH reads of a 256 KiB file, BATCH_LANES at a time
 // per thread. A lookup that holds the pool's thread while it waits stalls every read queued behind
 // it, so the batch takes a multiple of its idle time (until the lookups end; capped at
-// BATCH_CAP_MS); a lookup that does not leaves it at its idle time. The batch is short (≈ 40 ms
-// idle on 2 vCPUs) and starts after the lookups are sent, so they cost no CPU during it: the ratio
-// measures the pool, not CPU contention. (With a pool of 2 on 2 vCPUs, one held thread hardly
+// BATCH_CAP_MS); a lookup that does not leaves it at its idle time. The batch is short (≈ 55 ms
+// idle on 2 vCPUs) and starts SEND_MS after the lookups, once they are sent and the server has
+// taken them, so they cost no CPU during it: the ratio measures the pool, not CPU contention. (With a pool of 2 on 2 vCPUs, one held thread hardly
 // shows: the reads then wait on the CPU more than on the pool.) A lookup that ends is replaced.
 //
-// The worker threads wait on lookups themselves (each keeps WORKER_LOOKUPS in flight), because a
+// The worker threads wait on lookups themselves (each keeps IN_FLIGHT.worker in flight), because a
 // worker thread collects its lookups differently from the main thread (index.js).
 //
 // Usage (inside the bench namespace): node threadpool-batch.js <pkg> <slow dns port> <rounds>;
@@ -30,7 +30,7 @@ const BATCH = 120
 const BATCH_LANES = 4
 const FILE_SIZE = 256 << 10
 const BATCH_CAP_MS = 2000
-const SEND_MS = 50 // time for every lookup to be sent before the batch starts
+const SEND_MS = 100 // time for every lookup to be sent (and the server to take them) before the batch starts
 const IN_FLIGHT = {
   main: { ipv4: 1000, resolve4: 1000, dnsLookup: 4 },
   worker: { ipv4: 100, resolve4: 100, dnsLookup: 1 },
