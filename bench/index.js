@@ -11,8 +11,8 @@
 // Modules: namespace.js (the namespace), dns-servers.js (dnsmasq, slow-dns.js), load.js (load
 // generators), scenarios.js (the table's sections), threadpool-batch.js / threadpool-p99.js
 // (section 5), table.js (output), util.js; profile.js is a cold-lookup load to run under perf.
-// Helpers run as their own processes: tcp-server.js
-// (connect target), slow-dns.js (delayed zones), memory.js (RSS), load-time.js (require() time).
+// Helpers run as their own processes: tcp-server.js (connect target), slow-dns.js (delayed zones),
+// memory.js (RSS), load-time.js (require() time).
 //
 // Environment knobs: BENCH_SCALE=0.5 shortens every timed window (default 1); UV_THREADPOOL_SIZE
 // and TOKIO_WORKER_THREADS (read by the addon when it loads) pass through and are printed.
