@@ -144,3 +144,6 @@ export interface NativeResolverOptions {
  * the whole text is withheld: a credential must never leak through an error path.
  */
 export declare function redactTarget(text: string): string
+
+/** Worker threads of the tokio runtime lookups run on (`null`: napi-rs's default runtime). */
+export declare function runtimeWorkerThreads(): number | null

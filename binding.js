@@ -841,3 +841,4 @@ module.exports.NativeResolver = nativeBinding.NativeResolver
 module.exports.diagnose = nativeBinding.diagnose
 module.exports.ipv6OnlyFailure = nativeBinding.ipv6OnlyFailure
 module.exports.redactTarget = nativeBinding.redactTarget
+module.exports.runtimeWorkerThreads = nativeBinding.runtimeWorkerThreads
