@@ -9,6 +9,7 @@ pub mod hostname;
 pub mod locking;
 pub mod resolver;
 pub mod service;
+pub mod system_config;
 pub mod target;
 pub mod udp_pool;
 

@@ -166,7 +166,7 @@ impl Resolved {
 fn build_native(settings: &ResolverSettings) -> Result<HickoryResolver, String> {
     let (config, mut opts) = match &settings.nameservers {
         Some(servers) => (explicit_config(servers), ResolverOpts::default()),
-        None => read_system_config()?,
+        None => crate::system_config::read_system_config()?,
     };
     // hickory 0.26 defaults to Ipv6AndIpv4: ask for A records only.
     opts.ip_strategy = LookupIpStrategy::Ipv4Only;
@@ -200,13 +200,6 @@ fn explicit_config(servers: &[SocketAddr]) -> ResolverConfig {
         })
         .collect();
     ResolverConfig::from_name_servers(name_servers)
-}
-
-fn read_system_config() -> Result<(ResolverConfig, ResolverOpts), String> {
-    let text = std::fs::read("/etc/resolv.conf")
-        .map_err(|e| format!("cannot read /etc/resolv.conf ({e})"))?;
-    hickory_resolver::system_conf::parse_resolv_conf(text)
-        .map_err(|e| format!("/etc/resolv.conf is not usable ({e})"))
 }
 
 /// Maps a hickory failure to the Node dns code a user would see from `dns.resolve4`.
