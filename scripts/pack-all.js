@@ -67,8 +67,8 @@ napi('artifacts', '--output-dir', ARTIFACTS, '--npm-dir', 'npm')
 // napi also copies every .node next to the main package: they belong only in the platform packages.
 for (const file of fs.readdirSync(STAGE)) if (file.endsWith('.node')) fs.rmSync(path.join(STAGE, file))
 // Writes optionalDependencies (every platform package, this version) into the staged package.json;
-// --skip-optional-publish: publishing stays a separate, deliberate step.
-napi('pre-publish', '--npm-dir', 'npm', '--tag-style', 'npm', '--skip-optional-publish')
+// --skip-optional-publish, --no-gh-release: publishing stays a separate, deliberate step.
+napi('pre-publish', '--npm-dir', 'npm', '--tag-style', 'npm', '--no-gh-release', '--skip-optional-publish')
 
 const stagedPath = path.join(STAGE, 'package.json')
 const staged = JSON.parse(fs.readFileSync(stagedPath, 'utf8'))
