@@ -79,10 +79,10 @@ const MACHO_FILETYPES = { 6: 'dylib', 8: 'bundle' }
 const LC_REQ_DYLD = 0x80000000
 const LC_LOAD_DYLIB = 0xc
 const LC_CODE_SIGNATURE = 0x1d
-const LC_DYLD_INFO_ONLY = 0x22 | LC_REQ_DYLD
+const LC_DYLD_INFO_ONLY = (0x22 | LC_REQ_DYLD) >>> 0
 const LC_VERSION_MIN_MACOSX = 0x24
 const LC_BUILD_VERSION = 0x32
-const LC_DYLD_EXPORTS_TRIE = 0x33 | LC_REQ_DYLD
+const LC_DYLD_EXPORTS_TRIE = (0x33 | LC_REQ_DYLD) >>> 0
 
 function uleb(buf, at) {
   let value = 0
