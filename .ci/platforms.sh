@@ -38,9 +38,8 @@ setup_binfmt() {
 setup_rust() {
   rustup target add aarch64-unknown-linux-gnu x86_64-unknown-linux-musl aarch64-unknown-linux-musl \
     x86_64-apple-darwin aarch64-apple-darwin >/dev/null
-  command -v zig >/dev/null && command -v cargo-zigbuild >/dev/null && return
-  pip install -q ziglang cargo-zigbuild
-  # ziglang installs `python -m ziglang`; napi and cargo-zigbuild look for `zig` on PATH.
+  { python3 -m ziglang version && command -v cargo-zigbuild; } >/dev/null 2>&1 || pip install -q ziglang cargo-zigbuild
+  # The ziglang wheel provides `python3 -m ziglang`; napi and cargo-zigbuild look for `zig` on PATH.
   command -v zig >/dev/null || {
     mkdir -p "$TOOLS/bin"
     printf '#!/bin/sh\nexec python3 -m ziglang "$@"\n' >"$TOOLS/bin/zig"
