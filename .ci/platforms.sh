@@ -116,7 +116,7 @@ echo "== platforms: tools ready in $((SECONDS - start)) s"
 [ "${1:-}" = setup ] && exit 0
 export PATH="$TOOLS/bin:$PATH"
 # Cargo's output outside the clone, so that a rerun relinks instead of building every crate six
-# times again (a cold run: about 5-10 min per target on 2 cores).
+# times again (cold: 2-4 min per target on 2 cores, about 15 min for this whole script).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$TOOLS/target}"
 npm run build:all
 npm run pack:all
