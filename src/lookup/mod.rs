@@ -7,4 +7,5 @@ pub mod errors;
 pub mod hostname;
 pub mod resolver;
 pub mod service;
+pub mod system_config;
 pub mod udp_pool;

@@ -360,7 +360,7 @@ fn cname_loop_error(input: &str) -> LookupError {
 fn build_native(settings: &ResolverSettings) -> Result<Native, String> {
     let (config, mut opts) = match &settings.nameservers {
         Some(servers) => (explicit_config(servers), ResolverOpts::default()),
-        None => read_system_config()?,
+        None => super::system_config::read_system_config()?,
     };
     // hickory 0.26 defaults to Ipv6AndIpv4: ask for A records only.
     opts.ip_strategy = LookupIpStrategy::Ipv4Only;
@@ -409,13 +409,6 @@ fn explicit_config(servers: &[SocketAddr]) -> ResolverConfig {
         })
         .collect();
     ResolverConfig::from_name_servers(name_servers)
-}
-
-fn read_system_config() -> Result<(ResolverConfig, ResolverOpts), String> {
-    let text = std::fs::read("/etc/resolv.conf")
-        .map_err(|e| format!("cannot read /etc/resolv.conf ({e})"))?;
-    hickory_resolver::system_conf::parse_resolv_conf(text)
-        .map_err(|e| format!("/etc/resolv.conf is not usable ({e})"))
 }
 
 const FDS_EXHAUSTED: &str = "no socket could be opened: the process has no file descriptor left \

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the prebuilt binaries for every platform package into dist/artifacts (napi's naming:
+# ipv4-force.<platform>.node). Needs the rustup targets, zig and cargo-zigbuild (.ci/platforms.sh
+# installs them). `npm run build` still builds only the host binary.
+#   npm run build:all                 all six
+#   npm run build:all -- linux-x64-gnu darwin-arm64   some of them
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# platform -> cargo target. glibc targets name the oldest glibc they may need (2.17, as Node's
+# own prebuilt packages and napi-rs do), so the .node loads on Debian 11, RHEL 8, Amazon Linux 2.
+declare -A TARGETS=(
+  [linux-x64-gnu]=x86_64-unknown-linux-gnu.2.17
+  [linux-arm64-gnu]=aarch64-unknown-linux-gnu.2.17
+  [linux-x64-musl]=x86_64-unknown-linux-musl
+  [linux-arm64-musl]=aarch64-unknown-linux-musl
+  [darwin-x64]=x86_64-apple-darwin
+  [darwin-arm64]=aarch64-apple-darwin
+)
+ORDER=(linux-x64-gnu linux-arm64-gnu linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64)
+OUT=dist/artifacts
+mkdir -p "$OUT"
+
+platforms=("$@")
+[ ${#platforms[@]} -gt 0 ] || platforms=("${ORDER[@]}")
+for platform in "${platforms[@]}"; do
+  target="${TARGETS[$platform]:-}"
+  [ -n "$target" ] || { echo "unknown platform: $platform (one of: ${ORDER[*]})" >&2; exit 2; }
+  env=()
+  case "$platform" in
+    # The oldest macOS each Node 20 build supports; without it zig marks the dylib for the newest.
+    # No strip: zig signs the arm64 dylib (macOS refuses unsigned arm64 code), strip would break it.
+    darwin-x64) env=(MACOSX_DEPLOYMENT_TARGET=10.15 CARGO_PROFILE_RELEASE_STRIP=none) ;;
+    darwin-arm64) env=(MACOSX_DEPLOYMENT_TARGET=11.0 CARGO_PROFILE_RELEASE_STRIP=none) ;;
+  esac
+  echo "== $platform ($target)"
+  start=$SECONDS
+  env "${env[@]}" npx napi build --platform --release --cross-compile --target "$target" \
+    --output-dir "$OUT" --no-js --dts .binding.d.ts
+  test -f "$OUT/ipv4-force.$platform.node" || { echo "missing $OUT/ipv4-force.$platform.node" >&2; exit 1; }
+  echo "== $platform built in $((SECONDS - start)) s"
+done
+rm -f "$OUT/.binding.d.ts"
+ls -l "$OUT"
