@@ -103,12 +103,15 @@ impl<V: Clone> TtlCache<V> {
     }
 }
 
-/// Now + `ttl`, saturating: a TTL of `Duration::MAX` (maxTtl/errorTtl: Infinity) means a
-/// century, where `Instant + Duration::MAX` would overflow and panic.
+/// What "forever" means for an answer that never changes (an IP literal) or a TTL bound of
+/// `Infinity`: a century. The one definition, used wherever an expiry has no end.
+pub const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Now + `ttl`, saturating at [`FOREVER`]: `Instant + Duration::MAX` (maxTtl/errorTtl: Infinity)
+/// would overflow and panic.
 pub fn instant_after(ttl: Duration) -> Instant {
     let now = Instant::now();
-    now.checked_add(ttl)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+    now.checked_add(ttl.min(FOREVER)).unwrap_or(now + FOREVER)
 }
 
 #[cfg(test)]

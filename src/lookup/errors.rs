@@ -65,6 +65,9 @@ pub struct LookupError {
     pub detail: String,
     /// For ENODATA: an IPv6 address the name has, found by a diagnostic AAAA query.
     pub ipv6_seen: Option<Ipv6Addr>,
+    /// The resolver had no configuration to work with (no usable resolv.conf): the system
+    /// resolver's own error then says more.
+    pub unconfigured: bool,
 }
 
 impl LookupError {
@@ -75,6 +78,7 @@ impl LookupError {
             syscall: "queryA",
             detail: detail.into(),
             ipv6_seen: None,
+            unconfigured: false,
         }
     }
 

@@ -230,7 +230,7 @@ impl Resolved {
     fn forever(ip: Ipv4Addr) -> Self {
         Resolved {
             addresses: vec![ip],
-            valid_until: Instant::now() + Duration::from_secs(365 * 24 * 3600),
+            valid_until: super::cache::instant_after(super::cache::FOREVER),
         }
     }
 }
@@ -463,11 +463,14 @@ fn classify(hostname: &str, err: &NetError) -> LookupError {
 }
 
 fn no_config_error(hostname: &str, why: &str) -> LookupError {
-    LookupError::new(
-        ErrorCode::ConnRefused,
-        hostname,
-        format!("no DNS server to ask: {why}"),
-    )
+    LookupError {
+        unconfigured: true,
+        ..LookupError::new(
+            ErrorCode::ConnRefused,
+            hostname,
+            format!("no DNS server to ask: {why}"),
+        )
+    }
 }
 
 fn ipv6_literal_error(input: &str) -> LookupError {
@@ -485,9 +488,7 @@ fn ipv6_literal_error(input: &str) -> LookupError {
 /// The first error is hickory's, the second the system's. Hickory's says more (SERVFAIL,
 /// NXDOMAIN, timeout), unless hickory had no configuration to work with.
 fn more_precise(native: LookupError, system: LookupError, input: &str) -> LookupError {
-    let native_unconfigured =
-        native.code == ErrorCode::ConnRefused && native.detail.starts_with("no DNS server");
-    if native_unconfigured {
+    if native.unconfigured {
         LookupError {
             hostname: input.to_string(),
             ..system

@@ -6,14 +6,12 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::locking::lock;
-use crate::lookup::cache::{instant_after, TtlCache};
+use crate::lookup::cache::{instant_after, TtlCache, FOREVER};
 use crate::lookup::errors::LookupError;
 use crate::lookup::hostname::{parse_host, Host};
 use crate::lookup::resolver::{Ipv4Resolver, ResolverSettings};
 
 const CACHE_CAPACITY: usize = 10_000;
-/// An IP literal's "answer" never changes.
-const LITERAL_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// A lookup's result, formatted once and shared by every cache hit.
 pub type Outcome = Result<Arc<Answer>, Arc<LookupError>>;
@@ -130,7 +128,8 @@ impl LookupService {
         }
         match parse_host(input) {
             Ok(Host::Ipv4(ip) | Host::MappedIpv4(ip)) => {
-                let forever = Instant::now() + LITERAL_TTL;
+                // An IP literal's "answer" never changes.
+                let forever = instant_after(FOREVER);
                 let answer = Answer {
                     addresses: vec![ip.to_string()],
                     valid_until: forever,
