@@ -9,7 +9,6 @@
 // wrapper only steps in where dns.lookup is not used: IPv6 literals, a caller's own lookup, and
 // `dnsLookup: false`.
 
-
 const net = require('node:net')
 const dns = require('node:dns')
 const { debuglog, promisify } = require('node:util')
@@ -20,7 +19,6 @@ const { invalidArgType, invalidArgValue, lookupError, own } = require('./errors.
 
 const debug = debuglog('ipv4-force')
 const PATCH_OPTIONS = [...RESOLVER_OPTIONS, 'hosts', 'allowIPv6Literals', 'dnsLookup']
-
 
 // Node marks the `[options, cb]` array that net.connect / http.Agent / undici pass to
 // Socket#connect with this symbol; an array without it would be taken for an options object.
