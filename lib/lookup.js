@@ -1,48 +1,45 @@
 'use strict'
 
 // resolveIPv4, and lookups in dns.lookup's calling convention: Node's argument rules, answers
-// delivered in a later iteration of the event loop.
+// delivered in a later phase of the event loop.
 
 const dns = require('node:dns')
 const { resolverFor, isAnswer } = require('./resolver.js')
 const { invalidArgType, invalidArgValue, lookupError } = require('./errors.js')
 
 // ---------------------------------------------------------------------------------------------
-// Answers are delivered in a later iteration of the event loop, as getaddrinfo's are: never in the
-// tick of the call that asked, nor before the setImmediate callbacks queued after that call. (With
-// a cached answer delivered sooner, `tls.connect(…signal)` then `setImmediate(() => ac.abort())`
-// reaches a Node bug that aborts the process: test-tls-connect-abort-controller; unpatched Node only
-// gets there with an IP literal.) An answer waits in `incoming` until the next check phase, then in
-// `ready` until the one after; one setImmediate per phase serves every answer.
+// Answers are delivered in the check phase (setImmediate) queued at the end of the tick that asked,
+// as getaddrinfo's arrive in a later phase: never inside the call, nor before the setImmediate
+// callbacks queued in the same tick. (With a cached answer delivered sooner, `tls.connect(…signal)`
+// then `setImmediate(() => ac.abort())` reaches a Node bug that aborts the process:
+// test-tls-connect-abort-controller; unpatched Node only gets there with an IP literal.) One
+// nextTick and one setImmediate serve every answer given in the same tick.
 
-let incoming = []
-let ready = []
-let scheduled = false
+let collecting = []
+let tickQueued = false
 
 function deliverLater(callback, err, address, family) {
-  incoming.push(callback, err, address, family)
-  if (!scheduled) {
-    scheduled = true
-    setImmediate(deliverReady)
+  collecting.push(callback, err, address, family)
+  if (!tickQueued) {
+    tickQueued = true
+    process.nextTick(queueDelivery)
   }
 }
 
-function deliverReady() {
-  const batch = ready
-  ready = incoming
-  incoming = []
-  scheduled = ready.length > 0
-  if (scheduled) setImmediate(deliverReady)
-  for (let i = 0; i < batch.length; i += 4) {
+function queueDelivery() {
+  tickQueued = false
+  const batch = collecting
+  collecting = []
+  setImmediate(deliver, batch, 0)
+}
+
+function deliver(batch, from) {
+  for (let i = from; i < batch.length; i += 4) {
     try {
       batch[i](batch[i + 1], batch[i + 2], batch[i + 3])
     } catch (err) {
       // As with separate callbacks, one that throws does not cost the others their answer.
-      ready = batch.slice(i + 4).concat(ready)
-      if (!scheduled && ready.length > 0) {
-        scheduled = true
-        setImmediate(deliverReady)
-      }
+      if (i + 4 < batch.length) setImmediate(deliver, batch, i + 4)
       throw err
     }
   }
