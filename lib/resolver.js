@@ -11,7 +11,6 @@ const { invalidArgType, invalidArgValue, outOfRange, own } = require('./errors.j
 
 const RESOLVER_OPTIONS = ['nameservers', 'timeout', 'attempts', 'fallback', 'maxTtl', 'errorTtl']
 
-
 // Hot answers are also kept in this thread (from the second lookup of a name on), so a repeated
 // lookup costs a Map read instead of a call into Rust. An entry lives at most FRONT_MAX_AGE_MS (and
 // never past its TTL), so an answer refreshed in Rust, or cleared by another thread's
@@ -67,9 +66,6 @@ class Resolver {
     this.native.clearCache()
   }
 }
-
-// Lookups that need a query settle in batches. Main thread: one threadsafe function tells this
-// thread whenever lookups have finished (a napi async call per lookup would cost more than the
 
 // Lookups that need a query: started with one native call, settled in batches. Two ways to learn
 // that lookups have finished, both without a libuv threadpool thread:
@@ -170,8 +166,9 @@ function resolverFor(options) {
   return resolver
 }
 
-// Types and ranges, checked once for every entry point. Numbers must be finite; `Infinity` is
-// documented for the two TTL bounds ("keep as long as the DNS says").
+// Types and ranges, checked here for every entry point (Rust checks the ranges again, as the last
+// guard before a number becomes a Duration). Numbers must be finite; `Infinity` is documented for
+// the two TTL bounds ("keep as long as the DNS says").
 function checkResolverOptions(o) {
   if (o.nameservers !== undefined && !(Array.isArray(o.nameservers) && o.nameservers.every((s) => typeof s === 'string'))) {
     throw invalidArgType('options.nameservers', 'an array of strings', o.nameservers)
