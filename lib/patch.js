@@ -153,14 +153,10 @@ function connectLookup(config) {
 
 // A caller's own lookup (options.lookup) is called exactly as Node would call it; then valid IPv6
 // answers are dropped. Anything else passes unchanged, so Node judges bad answers itself.
-function ipv4FromCallerLookup(callerLookup, isForced) {
+function ipv4FromCallerLookup(callerLookup, config) {
   return function ipv4FilteredLookup(hostname, dnsOptions, callback) {
-    let forced
-    try {
-      forced = isForced(hostname)
-    } catch (err) {
-      return deliverLater(callback, err)
-    }
+    const forced = forcedOrError(config, hostname, callback)
+    if (forced === null) return
     if (!forced) return callerLookup.call(this, hostname, dnsOptions, callback)
     const all = Boolean(dnsOptions && dnsOptions.all)
     const reply = debug.enabled ? withDebugLine(hostname, callback) : callback
@@ -272,7 +268,7 @@ function connectArgs(socket, args, state) {
   if (callerLookup != null && callerLookup !== state.installedLookup && callerLookup !== state.previousLookup) {
     // Not a function: Node throws ERR_INVALID_ARG_TYPE itself.
     if (typeof callerLookup !== 'function') return args
-    return rewritten({ lookup: ipv4FromCallerLookup(callerLookup, config.isForced) })
+    return rewritten({ lookup: ipv4FromCallerLookup(callerLookup, config) })
   }
   const family = options.family
   if (config.dnsLookup && family == null && hasOneAddress(config, host, options)) return rewritten({ family: 4 })
