@@ -91,7 +91,7 @@ const DNS_FAMILIES = [0, 4, 6]
 const DNS_HINTS = dns.ADDRCONFIG | dns.ALL | dns.V4MAPPED
 
 /**
- * `{callback, all}` when Node's dns.lookup would accept these arguments, null when it would throw
+ * `{callback, all, family}` when Node's dns.lookup would accept these arguments, null when it would throw
  * (the caller then lets Node's own dns.lookup throw its own error). Mirrors lib/dns.js.
  */
 function acceptedLookupCall(hostname, options, callback) {
