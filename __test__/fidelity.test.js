@@ -89,6 +89,13 @@ const INTENDED = {
     const connect = (seen.events || []).find((e) => e.event === 'connect')
     expect(connect).toMatchObject({ remoteAddress: '127.0.0.3', remoteFamily: 'IPv4' })
   },
+  'intended: dual-stack name, lookup: dns.lookup held from before the patch': (seen) => {
+    expect(syncEvents(seen)).toEqual([])
+    // Node's own lookup would offer the AAAA address too (a 'lookup' event and an attempt).
+    expect((seen.events || []).filter((e) => e.family === 6)).toEqual([])
+    const connect = (seen.events || []).find((e) => e.event === 'connect')
+    expect(connect).toMatchObject({ remoteAddress: '127.0.0.3', remoteFamily: 'IPv4' })
+  },
   'intended: family 6': (seen) => {
     expect(seen.thrown).toBeUndefined()
     expect(syncEvents(seen)).toEqual([])

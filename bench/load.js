@@ -133,4 +133,43 @@ async function startTcpServer() {
   }
 }
 
-module.exports = { awaitLoop, callbackLoop, openLoad, coldRun, connectOnce, connectLoop, startTcpServer }
+/**
+ * A connect variant in its own process (connect-client.js). Returns
+ * { round(ms, concurrency): Promise<{ rate, cpuUs }>, close() }.
+ */
+async function startConnectClient(variant, port) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'connect-client.js'), variant, String(port)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  children.add(child)
+  const lines = []
+  const waiting = []
+  let buffered = ''
+  child.stdout.on('data', (d) => {
+    buffered += d
+    let i
+    while ((i = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, i)
+      buffered = buffered.slice(i + 1)
+      if (waiting.length > 0) waiting.shift().resolve(line)
+      else lines.push(line)
+    }
+  })
+  child.on('exit', (code) => {
+    for (const w of waiting.splice(0)) w.reject(new Error(`connect-client ${variant} exited (${code})`))
+  })
+  const nextLine = () => (lines.length > 0 ? Promise.resolve(lines.shift()) : new Promise((resolve, reject) => waiting.push({ resolve, reject })))
+  if ((await nextLine()) !== 'ready') throw new Error(`connect-client ${variant} did not start`)
+  return {
+    async round(ms, concurrency) {
+      child.stdin.write(`${ms} ${concurrency}\n`)
+      return JSON.parse(await nextLine())
+    },
+    close() {
+      child.stdin.end()
+      children.delete(child)
+    },
+  }
+}
+
+module.exports = { awaitLoop, callbackLoop, openLoad, coldRun, connectOnce, connectLoop, startTcpServer, startConnectClient }

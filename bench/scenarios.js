@@ -10,7 +10,7 @@ const path = require('node:path')
 
 const { PKG, TMP, ms, median, now, fresh, rounds, runJson, progress } = require('./util.js')
 const { SLOW_DNS_PORT, SLOW_DNS_DELAY, RTT_DNS_DELAY, startDnsmasq, waitReady, queryCount, startSlowDns, dnsmasqHeadroom, dedupLogged } = require('./dns-servers.js')
-const { awaitLoop, callbackLoop, coldRun, connectLoop, startTcpServer } = require('./load.js')
+const { awaitLoop, callbackLoop, coldRun, startTcpServer, startConnectClient } = require('./load.js')
 const { LABEL, row, fmtRate, fmtInt, fmtMb, fmtMsPlain, fmtMs, pct } = require('./table.js')
 const { threadpoolCheck } = require('./threadpool-p99.js')
 const { threadpoolBatch } = require('./threadpool-batch.js')
@@ -138,39 +138,23 @@ async function headroom(ctx, coldRates) {
 }
 
 // 3. Connect through patchNet() ----------------------------------------------------------------
+// Each variant runs in a process of its own (connect-client.js), as a server runs: patched or not
+// from start-up. Rounds alternate between the variants.
 async function connect(ctx) {
-  const { results, started, resolveIPv4, patchNet, unpatchNet, cl } = ctx
+  const { results, started } = ctx
   const server = await startTcpServer()
-  const CONNECT_NAME = 'connect.bench.test'
-  const connectOpts = {
-    ipv4: { host: CONNECT_NAME, port: server.port },
-    dnsLookup: { host: CONNECT_NAME, port: server.port },
-    cacheable: { host: CONNECT_NAME, port: server.port, lookup: cl.lookup },
-    byIp: { host: '127.0.0.1', port: server.port },
-    byIpPatched: { host: '127.0.0.1', port: server.port },
-  }
-  const withPatch = async (k, fn) => {
-    if (k === 'ipv4' || k === 'byIpPatched') patchNet()
-    try {
-      return await fn()
-    } finally {
-      unpatchNet()
-    }
-  }
-  await resolveIPv4(CONNECT_NAME)
-  for (const k of Object.keys(connectOpts)) await withPatch(k, () => connectLoop(connectOpts[k], ms(100), 1))
+  const VARIANTS = ['ipv4', 'dnsLookup', 'cacheable', 'byIp', 'byIpPatched']
+  const clients = {}
+  for (const k of VARIANTS) clients[k] = await startConnectClient(k, server.port)
   const cpuPerConn = {}
   const measureConnect = async (k, concurrency) => {
-    const c0 = process.cpuUsage()
-    const t0 = now()
-    const rate = await withPatch(k, () => connectLoop(connectOpts[k], ms(k === 'dnsLookup' ? 300 : 500), concurrency))
-    const c = process.cpuUsage(c0)
-    const key = `${k}/${concurrency}`
-    ;(cpuPerConn[key] = cpuPerConn[key] || []).push((c.user + c.system) / (rate * ((now() - t0) / 1000)))
+    const { rate, cpuUs } = await clients[k].round(ms(k === 'dnsLookup' ? 300 : 500), concurrency)
+    ;(cpuPerConn[`${k}/${concurrency}`] ||= []).push(cpuUs)
     return rate
   }
-  const connSeq = await rounds(5, Object.keys(connectOpts), (k) => measureConnect(k, 1))
-  const connPar = await rounds(5, Object.keys(connectOpts), (k) => measureConnect(k, 50))
+  const connSeq = await rounds(5, VARIANTS, (k) => measureConnect(k, 1))
+  const connPar = await rounds(5, VARIANTS, (k) => measureConnect(k, 50))
+  for (const k of VARIANTS) clients[k].close()
   const cpuNote = (c) => ['ipv4', 'byIp', 'byIpPatched', 'cacheable', 'dnsLookup']
     .map((k) => `${{ ipv4: 'patchNet by name', byIp: 'by IP', byIpPatched: 'patchNet by IP', cacheable: 'cacheable', dnsLookup: 'dns.lookup' }[k]} ` +
       `${median(cpuPerConn[`${k}/${c}`]).toFixed(1)}`).join(', ')
@@ -181,7 +165,8 @@ async function connect(ctx) {
   results.notes.push(`3: net.connect() + resetAndDestroy() on 'connect' (see connectOnce), to a server in a separate node process (its accept/close ` +
     'work stays off the measured event loop and CPU). ipv4-force = by name with patchNet(); dns.lookup = by name, ' +
     'unpatched; cacheable = by name with { lookup: cacheable.lookup }; reference = by IP, unpatched. ' +
-    `By IP with patchNet() active: ${fmtRate(median(connSeq.byIpPatched))} sequential, ${fmtRate(median(connPar.byIpPatched))} parallel.`,
+    `By IP with patchNet() active: ${fmtRate(median(connSeq.byIpPatched))} sequential, ${fmtRate(median(connPar.byIpPatched))} parallel. ` +
+    'Each variant runs in its own process, patched (or not) from start-up as a server would be.',
   `   client CPU µs per connection (less noisy than conn/s on a shared machine), sequential: ${cpuNote(1)}; ` +
     `50 parallel: ${cpuNote(50)}.`)
   progress('connect', started)

@@ -230,11 +230,14 @@ function mappedIPv4(literal) {
 
 // Options for Node with some properties replaced: an object inheriting from the caller's, so
 // every property is read as Node reads it (inherited ones and getters too), and the caller's
-// object is never changed.
+// object is never changed. A property the caller's options do not have at all is set by plain
+// assignment (defineProperty would turn the object into a slow dictionary), one they have (maybe
+// as an accessor) is shadowed with defineProperty.
 function withOptions(options, cb, changes) {
   const derived = Object.create(options)
-  for (const key of Object.keys(changes)) {
-    Object.defineProperty(derived, key, { value: changes[key], enumerable: true, writable: true, configurable: true })
+  for (const key in changes) {
+    if (key in options) Object.defineProperty(derived, key, { value: changes[key], enumerable: true, writable: true, configurable: true })
+    else derived[key] = changes[key]
   }
   const args = [derived, cb]
   args[kNormalizedArgs] = true
@@ -265,13 +268,15 @@ function connectArgs(socket, args, state) {
     return rewritten({ host: `[${host}]`, lookup: refuseIPv6Literal(socket, host, options.port) })
   }
   const callerLookup = options.lookup
-  if (callerLookup != null && callerLookup !== state.installedLookup && callerLookup !== state.previousLookup) {
+  if (callerLookup != null && callerLookup !== state.installedLookup) {
+    // Node's own dns.lookup, taken before the patch (a library that loaded first): the patch's.
+    if (callerLookup === state.previousLookup) return rewritten({ lookup: config.connectLookup })
     // Not a function: Node throws ERR_INVALID_ARG_TYPE itself.
     if (typeof callerLookup !== 'function') return args
     return rewritten({ lookup: ipv4FromCallerLookup(callerLookup, config) })
   }
   const family = options.family
-  if (config.dnsLookup && family == null && hasOneAddress(config, host, options)) return rewritten({ family: 4 })
+  if (family == null && hasOneAddress(state, host, options)) return rewritten({ family: 4, lookup: state.knownAddressLookup })
   if (net.isIP(host) !== 0) return args
   // dns.lookup answers a connection's lookup, except when it asks for IPv6: a connection by name
   // is IPv4 whatever family it names.
@@ -279,18 +284,43 @@ function connectArgs(socket, args, state) {
   return rewritten({ lookup: config.connectLookup })
 }
 
-// The one-address fast path: a name this thread knows to have a single A record gets `family: 4`,
-// so Node takes its one-address path instead of Happy Eyeballs' list handling (about 6 µs less per
-// connect). Nothing a user sees changes: for a single address Node connects directly either way,
-// with the same 'lookup' event and no autoSelectFamilyAttemptedAddresses. Names with several
-// addresses, and anything not in this thread's cache, keep the list and its failover.
-function hasOneAddress(config, host, options) {
-  const hit = config.resolver.front.get(host)
-  if (hit === undefined || hit.addresses.length !== 1 || !(hit.expires > Date.now()) || options.localAddress) return false
+// The one-address fast path: a name this thread knows to have a single A record is connected with
+// `family: 4` and a lookup that answers from that knowledge, so Node takes its one-address path
+// instead of Happy Eyeballs' list handling, and the answer skips dns.lookup's argument handling.
+// Nothing a user sees changes: for a single address Node connects directly either way, with the
+// same 'lookup' event and no autoSelectFamilyAttemptedAddresses. Names with several addresses,
+// anything not in this thread's cache, and a dns.lookup that someone wrapped after the patch (a
+// tracer must still see every lookup) keep Node's path through dns.lookup.
+function hasOneAddress(state, host, options) {
+  const config = state.config
+  // dns.lookup checks `hints`; NODE_DEBUG=ipv4-force's line per lookup comes from its path too.
+  if (!config.dnsLookup || dns.lookup !== state.installedLookup || options.localAddress || options.hints || debug.enabled) return false
+  const address = knownAddress(config, host)
+  if (address === null) return false
   try {
-    return config.isForced(host)
+    if (!config.isForced(host)) return false
   } catch {
     return false // dns.lookup reports the error
+  }
+  // Node calls the lookup within this connect() call; it reads the address from here.
+  state.fastHost = host
+  state.fastAddress = address
+  return true
+}
+
+// The single address this thread's cache holds for `host`, or null.
+function knownAddress(config, host) {
+  const hit = config.resolver.front.get(host)
+  return hit !== undefined && hit.addresses.length === 1 && hit.expires > Date.now() ? hit.addresses[0] : null
+}
+
+// The fast path's lookup, in Socket#connect's calling convention (Node asks with family 4).
+function knownAddressLookup(state) {
+  return function ipv4ForceLookup(hostname, dnsOptions, callback) {
+    const address = hostname === state.fastHost ? state.fastAddress : knownAddress(state.config, hostname)
+    state.fastHost = null
+    if (address === null) state.config.forcedLookup(hostname, false, callback)
+    else deliverLater(callback, null, address, 4)
   }
 }
 
@@ -318,11 +348,15 @@ function patchNet(options) {
     previousPromisesLookup: dns.promises.lookup,
     installedLookup: null,
     installedPromisesLookup: null,
+    knownAddressLookup: null,
+    fastHost: null,
+    fastAddress: null,
   }
-  state.wrapper = function connect(...args) {
-    return original.apply(this, state.active ? connectArgs(this, args, state) : args)
+  state.wrapper = function connect() {
+    return original.apply(this, state.active ? connectArgs(this, arguments, state) : arguments)
   }
   state.installedLookup = makeDnsLookup(state)
+  state.knownAddressLookup = knownAddressLookup(state)
   state.installedPromisesLookup = makePromisesLookup(state)
   // util.promisify(dns.lookup) resolves with {address, family}, as with Node's own.
   Object.defineProperty(state.installedLookup, promisify.custom, { value: state.installedPromisesLookup })
