@@ -40,9 +40,17 @@ export declare class LookupDispatcher {
 }
 
 export declare class NativeResolver {
-  constructor(options?: NativeResolverOptions | undefined | null)
   clearCache(): void
 }
+
+/** A call refused or failed, with Node's code; the message never holds credentials. */
+export interface CallFailure {
+  code: CallFailureCode
+  message: string
+}
+
+/** Why a call could not be carried out: an option or target it cannot use, or a bug. */
+export type CallFailureCode = 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE' | 'EINTERNAL'
 
 /** One finished lookup: its id, and the answer or the failure. */
 export interface CompletedLookup {
@@ -50,58 +58,80 @@ export interface CompletedLookup {
   outcome: LookupAnswer | LookupFailure
 }
 
+/** A resolver for these options, or why they cannot be used (a panic comes back as EINTERNAL). */
+export declare function createResolver(options?: NativeResolverOptions | undefined | null): NativeResolver | CallFailure
+
 /**
  * Checks `target` (host, host:port or URL); never rejects: usage problems come back as a failure,
  * a panic anywhere in the check as an EINTERNAL failure.
  */
-export declare function diagnose(target: string, options?: DiagnoseOptions | undefined | null): Promise<DiagnoseReport | DiagnoseFailure>
+export declare function diagnose(target: string, options?: DiagnoseOptions | undefined | null): Promise<DiagnoseReport | CallFailure>
 
+/** A failed DNS question of the check. */
 export interface DiagnoseDnsError {
-  code: string
+  code: LookupErrorCode
   message: string
 }
 
-/** A target or option that cannot be used; the message never holds credentials. */
-export interface DiagnoseFailure {
-  code: string
-  message: string
-}
-
-/** Options of `diagnose` (see diagnose.js for the documented shape). */
+/** Options of `diagnose()` / `ipv4-force check`. */
 export interface DiagnoseOptions {
-  /** Milliseconds for the TCP connect (default 5000), also per DNS attempt when given. */
+  /** Milliseconds for the TCP connect, and per DNS try when given. Default: 5000. */
   timeout?: number
+  /** DNS servers to ask instead of /etc/resolv.conf. Default: the system configuration. */
   nameservers?: Array<string>
+  /**
+   * Ask getaddrinfo when the Rust resolver cannot answer. Default: true with the system
+   * configuration.
+   */
   fallback?: boolean
 }
 
+/** What `diagnose()` found; every key is always present (`null` for "none"), in this order. */
 export interface DiagnoseReport {
+  /** The target as given, with any password shown as `****`. */
   target: string
   host: string
-  port?: number
+  /** null for a bare host (no TCP test). */
+  port: number | null
+  /** IPv4 addresses, as resolveIPv4 / patchNet() get them. */
   a: Array<string>
-  aError?: DiagnoseDnsError
+  aError: DiagnoseDnsError | null
+  /** IPv6 addresses, through the same resolver configuration. */
   aaaa: Array<string>
-  aaaaError?: DiagnoseDnsError
+  /** null when there is simply no AAAA record. */
+  aaaaError: DiagnoseDnsError | null
+  /** Whether this machine has a usable IPv6 route (decided without sending a packet). */
   ipv6Route: boolean
-  ipv6Source?: string
+  /** The IPv6 source address the kernel would use. */
+  ipv6Source: string | null
   ipv6RouteDetail: string
   tcp4: DiagnoseTcp4
-  verdict: string
+  verdict: Verdict
+  /** true for reachable / resolves (the CLI exits 0). */
   ok: boolean
+  /** The verdict in one sentence, with what was seen. */
   summary: string
+  /** What to do next. */
   hint: string
 }
 
+/** The TCP connect over IPv4. */
 export interface DiagnoseTcp4 {
+  /** false when there was no port or no IPv4 address. */
   attempted: boolean
-  /** `ip:port` connected to. */
-  address?: string
+  /** `ip:port` connected to (the first A record). */
+  address: string | null
   ok: boolean
-  ms?: number
-  error?: string
+  /** Time to connect or to fail, in milliseconds. */
+  ms: number | null
+  /** ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EHOSTUNREACH… */
+  error: string | null
+  /** What happened, or why no connection was tried. */
   message: string
 }
+
+/** The EAFNOSUPPORT failure for a connection to an IPv6 literal, with what to do about it. */
+export declare function ipv6LiteralFailure(address: string): LookupFailure
 
 /**
  * The ENODATA failure for a host whose only addresses are IPv6, with the advice a person needs
@@ -115,27 +145,57 @@ export interface LookupAnswer {
   ttlMs: number
 }
 
+/**
+ * Codes carried by lookup and connect errors (`err.code`), as in Node's `dns` module:
+ * - `ENODATA`: the name exists but has no A record (it is IPv6-only); the message says what to do.
+ * - `ENOTFOUND`: the name does not exist (NXDOMAIN), or is malformed (nothing was sent).
+ * - `ETIMEOUT`: no answer within `timeout` × `attempts`.
+ * - `ECONNREFUSED`: no DNS server could be contacted, or none is configured.
+ * - `EREFUSED` / `ESERVFAIL`: the DNS server answered REFUSED / SERVFAIL (or something unusable).
+ * - `EAFNOSUPPORT`: an IPv6 literal where only IPv4 can be used (see `allowIPv6Literals`).
+ * - `EMFILE`: the process ran out of file descriptors, so no socket could ask the DNS server.
+ * - `EINTERNAL`: a bug in ipv4-force, caught before it reached Node (please report it).
+ */
+export type LookupErrorCode = 'ENODATA' | 'ENOTFOUND' | 'ETIMEOUT' | 'ECONNREFUSED' | 'EREFUSED' | 'ESERVFAIL' | 'EAFNOSUPPORT' | 'EMFILE' | 'EINTERNAL'
+
 /** A failed lookup, turned into an Error by the JS layer. */
 export interface LookupFailure {
-  code: string
+  code: LookupErrorCode
   message: string
   hostname: string
   syscall: string
 }
 
-/** Options of a resolver (see index.d.ts for the documented shape). */
+/** Options of the resolver (`resolveIPv4`, `createLookup`, `patchNet`). */
 export interface NativeResolverOptions {
+  /**
+   * DNS servers to ask instead of those in /etc/resolv.conf: `'1.2.3.4'`, `'1.2.3.4:5353'`,
+   * `'::1'`, `'[::1]:5353'`. Default: the system configuration (/etc/resolv.conf: nameservers,
+   * search, ndots, timeout, attempts; and /etc/hosts).
+   */
   nameservers?: Array<string>
   /**
-   * Milliseconds per attempt. A JS number, range-checked in `adapt_options` (a `u32` here
-   * would let napi wrap -1 to 4294967295 unseen).
+   * Milliseconds to wait for each answer, an integer from 1. Default: resolv.conf's `timeout`,
+   * else 5000.
    */
   timeout?: number
+  /**
+   * Tries per query, the first included, an integer from 1. Default: resolv.conf's `attempts`,
+   * else 2.
+   */
   attempts?: number
+  /**
+   * When the Rust resolver cannot answer (no usable resolv.conf, timeout, server failure) or
+   * says the name does not exist, ask the system resolver (getaddrinfo, IPv4 only) before
+   * failing. Default: true with the system configuration, false when `nameservers` is given.
+   */
   fallback?: boolean
-  /** Seconds. */
+  /**
+   * Upper bound, in seconds, on how long an answer is cached (answers are kept for their DNS
+   * TTL). Default: Infinity.
+   */
   maxTtl?: number
-  /** Seconds. */
+  /** Seconds a failed lookup is cached (0: failures are not cached). Default: 0.15. */
   errorTtl?: number
 }
 
@@ -147,3 +207,9 @@ export declare function redactTarget(text: string): string
 
 /** Worker threads of the tokio runtime lookups run on (`null`: napi-rs's default runtime). */
 export declare function runtimeWorkerThreads(): number | null
+
+/**
+ * The verdict of `diagnose()` / `ipv4-force check`; `reachable` and `resolves` are the good ones
+ * (the command exits 0).
+ */
+export type Verdict = 'reachable' | 'resolves' | 'ipv6-only' | 'no-address' | 'not-found' | 'dns-failure' | 'port-closed' | 'port-timeout' | 'port-unreachable' | 'connect-failed'

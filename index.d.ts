@@ -1,25 +1,10 @@
 /// <reference types="node" />
 
+// The types napi-rs generates from the Rust side (src/binding), under the names of this API.
+import type * as binding from './binding'
+
 /** Codes carried by lookup and connect errors (`err.code`), as in Node's `dns` module. */
-export type LookupErrorCode =
-  /** The name exists but has no A record: it is IPv6-only. The message says what to do. */
-  | 'ENODATA'
-  /** The name does not exist (NXDOMAIN), or is malformed (then nothing was sent; the message says why). */
-  | 'ENOTFOUND'
-  /** No answer within `timeout` × `attempts`. */
-  | 'ETIMEOUT'
-  /** No DNS server could be contacted, or none is configured. */
-  | 'ECONNREFUSED'
-  /** The process ran out of file descriptors: no socket could be opened to ask the DNS server. */
-  | 'EMFILE'
-  /** The DNS server answered REFUSED. */
-  | 'EREFUSED'
-  /** The DNS server answered SERVFAIL (or the answer was unusable). */
-  | 'ESERVFAIL'
-  /** An IPv6 literal where only IPv4 can be used (see `allowIPv6Literals`). */
-  | 'EAFNOSUPPORT'
-  /** A bug in ipv4-force, caught before it reached Node (please report it). */
-  | 'EINTERNAL'
+export type LookupErrorCode = binding.LookupErrorCode
 
 /** The errors `resolveIPv4`, `lookup` and forced connects fail with. */
 export interface LookupError extends Error {
@@ -30,41 +15,8 @@ export interface LookupError extends Error {
   syscall: string
 }
 
-/** Options of the resolver (`resolveIPv4`, `patchNet`). */
-export interface ResolverOptions {
-  /**
-   * DNS servers to ask instead of those in /etc/resolv.conf: `'1.2.3.4'`, `'1.2.3.4:5353'`,
-   * `'::1'`, `'[::1]:5353'`.
-   * @default the system configuration (/etc/resolv.conf: nameservers, search, ndots, timeout, attempts; and /etc/hosts)
-   */
-  nameservers?: string[]
-  /**
-   * Milliseconds to wait for each answer.
-   * @default resolv.conf's `timeout`, else 5000
-   */
-  timeout?: number
-  /**
-   * Tries per query, the first included.
-   * @default resolv.conf's `attempts`, else 2
-   */
-  attempts?: number
-  /**
-   * When the Rust resolver cannot answer (no usable resolv.conf, timeout, server failure) or says
-   * the name does not exist, ask the system resolver (getaddrinfo, IPv4 only) before failing.
-   * @default true with the system configuration, false when `nameservers` is given
-   */
-  fallback?: boolean
-  /**
-   * Upper bound, in seconds, on how long an answer is cached (answers are kept for their DNS TTL).
-   * @default Infinity
-   */
-  maxTtl?: number
-  /**
-   * Seconds a failed lookup is cached (0: failures are not cached).
-   * @default 0.15
-   */
-  errorTtl?: number
-}
+/** Options of the resolver (`resolveIPv4`, `createLookup`, `patchNet`); each one documented in binding.d.ts. */
+export type ResolverOptions = binding.NativeResolverOptions
 
 export interface PatchOptions extends ResolverOptions {
   /**
@@ -158,81 +110,22 @@ export function isPatched(): boolean
 export function clearCache(): void
 
 /** The verdict of `diagnose()` / `ipv4-force check`. */
-export type Verdict =
-  | 'reachable'
-  | 'resolves'
-  | 'ipv6-only'
-  | 'no-address'
-  | 'not-found'
-  | 'dns-failure'
-  | 'port-closed'
-  | 'port-timeout'
-  | 'port-unreachable'
-  | 'connect-failed'
+export type Verdict = binding.Verdict
 
-export interface DiagnoseOptions {
-  /**
-   * Milliseconds for the TCP connect, and per DNS try when given.
-   * @default 5000
-   */
-  timeout?: number
-  /** DNS servers to ask instead of /etc/resolv.conf. @default the system configuration */
-  nameservers?: string[]
-  /** Ask getaddrinfo when the Rust resolver cannot answer. @default true with the system configuration */
-  fallback?: boolean
-}
+export type DiagnoseOptions = binding.DiagnoseOptions
 
-export interface DnsProbeError {
-  /** Node dns code: ENOTFOUND, ENODATA, ETIMEOUT, ESERVFAIL… */
-  code: string
-  message: string
-}
+/** A failed DNS question of the check. */
+export type DnsProbeError = binding.DiagnoseDnsError
 
-export interface Tcp4Probe {
-  /** false when there was no port or no IPv4 address */
-  attempted: boolean
-  /** `ip:port` connected to (the first A record) */
-  address: string | null
-  ok: boolean
-  /** time to connect or to fail, in milliseconds */
-  ms: number | null
-  /** ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EHOSTUNREACH… */
-  error: string | null
-  /** what happened, or why no connection was tried */
-  message: string
-}
+/** The TCP connect over IPv4. */
+export type Tcp4Probe = binding.DiagnoseTcp4
 
-export interface Report {
-  /** the target as given, with any password shown as `****` */
-  target: string
-  host: string
-  /** null for a bare host (no TCP test) */
-  port: number | null
-  /** IPv4 addresses, as resolveIPv4 / patchNet() get them */
-  a: string[]
-  aError: DnsProbeError | null
-  /** IPv6 addresses, through the same resolver configuration */
-  aaaa: string[]
-  /** null when there is simply no AAAA record */
-  aaaaError: DnsProbeError | null
-  /** whether this machine has a usable IPv6 route (decided without sending a packet) */
-  ipv6Route: boolean
-  /** the IPv6 source address the kernel would use */
-  ipv6Source: string | null
-  ipv6RouteDetail: string
-  tcp4: Tcp4Probe
-  verdict: Verdict
-  /** true for reachable / resolves (the CLI exits 0) */
-  ok: boolean
-  /** the verdict in one sentence, with what was seen */
-  summary: string
-  /** what to do next */
-  hint: string
-}
+/** What `diagnose()` found; every key is always present (`null` for "none"). */
+export type Report = binding.DiagnoseReport
 
 /**
  * Why a connection to `target` (`host`, `host:port`, or a URL: postgres://, mysql://, redis://,
  * rediss://, mongodb://, http://, https://) fails from this machine, and what to do. Rejects only for bad
- * arguments (`ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE`); a password in the target is never echoed.
+ * arguments (`ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` / `ERR_OUT_OF_RANGE`); a password in the target is never echoed.
  */
 export function diagnose(target: string, options?: DiagnoseOptions): Promise<Report>

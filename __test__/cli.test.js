@@ -352,7 +352,7 @@ describe('diagnose() from code', () => {
   test('bad arguments reject with codes, and no password', async () => {
     await expect(diagnose(42)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' })
     await expect(diagnose('dual.test', { bogus: 1 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' })
-    await expect(diagnose('dual.test', { timeout: 0 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' })
+    await expect(diagnose('dual.test', { timeout: 0 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' })
     await expect(diagnose('dual.test', { nameservers: 'x' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' })
     await expect(diagnose('dual.test', { nameservers: ['nope'] })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' })
     const err = await diagnose(withPassword('dual.test:99999/app')).catch((e) => e)

@@ -78,3 +78,38 @@ test('IPV4_FORCE_REQUIRE_NATIVE=1 makes the missing addon an error', async () =>
 test('with the addon, the backend is native', () => {
   expect(require('..').backend).toBe('native')
 })
+
+// The fallback's JS copy of the addon's advice and option rules (src/advice.rs,
+// src/binding/options.rs) must say exactly what the addon says.
+describe('the fallback backend words advice and refusals as the addon does', () => {
+  const fallback = require('../lib/fallback.js')
+  const addon = require('../binding.js')
+
+  test.each([
+    ['db.abcdefghijklmnop.supabase.co', '2406:da18::5'],
+    ['DB.Abc123.SUPABASE.CO.', null],
+    ['api.example.com', '2001:db8::1'],
+    ['x.db.abc.supabase.co', null],
+  ])('ipv6OnlyFailure(%p, %p)', (hostname, seen) => {
+    expect(fallback.ipv6OnlyFailure(hostname, seen)).toEqual({ ...addon.ipv6OnlyFailure(hostname, seen) })
+  })
+
+  test('ipv6LiteralFailure', () => {
+    expect(fallback.ipv6LiteralFailure('2001:db8::1')).toEqual({ ...addon.ipv6LiteralFailure('2001:db8::1') })
+  })
+
+  test.each([
+    [{ timeout: 0 }], [{ timeout: 4294967296 }], [{ attempts: -1 }], [{ attempts: 2.5 }], [{ maxTtl: -1 }],
+    [{ errorTtl: Number.NEGATIVE_INFINITY }], [{ timeout: Number.NaN }], [{ maxTtl: -1e21 }], [{ attempts: 1e-7 }], [{ nameservers: [] }], [{ nameservers: ['127.0.0.1', 'nope'] }],
+  ])('createResolver(%p) refuses', (options) => {
+    const refusal = fallback.createResolver(options)
+    expect(refusal.code).toMatch(/^ERR_/)
+    expect(refusal).toEqual({ ...addon.createResolver(options) })
+  })
+
+  test('createResolver accepts what the addon accepts', () => {
+    const options = { nameservers: ['127.0.0.1:5353', '[::1]:53'], timeout: 1, attempts: 1, maxTtl: Infinity, errorTtl: 0 }
+    expect(fallback.createResolver(options)).toBeInstanceOf(fallback.NativeResolver)
+    expect(addon.createResolver(options)).toBeInstanceOf(addon.NativeResolver)
+  })
+})

@@ -170,6 +170,27 @@ describe('resolveIPv4 errors are shaped like Node dns errors', () => {
     expect((await rejection(resolveIPv4('a.test', { timeout: -1 }))).code).toBe('ERR_OUT_OF_RANGE')
     expect((await rejection(resolveIPv4('a.test', 'fast'))).code).toBe('ERR_INVALID_ARG_TYPE')
   })
+
+  // One rule per option, checked in Rust, whatever the entry point: the same code, class and message.
+  test.each([
+    [{ timeout: 0 }, 'ERR_OUT_OF_RANGE', RangeError, 'The value of "options.timeout" is out of range. It must be an integer >= 1 and <= 4294967295. Received 0'],
+    [{ attempts: 1.5 }, 'ERR_OUT_OF_RANGE', RangeError, 'The value of "options.attempts" is out of range. It must be an integer >= 1 and <= 4294967295. Received 1.5'],
+    [{ maxTtl: -1 }, 'ERR_OUT_OF_RANGE', RangeError, 'The value of "options.maxTtl" is out of range. It must be a number of seconds >= 0 (Infinity allowed). Received -1'],
+    [{ nameservers: [] }, 'ERR_INVALID_ARG_VALUE', TypeError, 'The "options.nameservers" option is invalid: it must not be empty'],
+  ])('%p: the same refusal from resolveIPv4, createLookup, patchNet and diagnose', async (options, code, ErrorClass, message) => {
+    const { createLookup, patchNet, diagnose } = require('..')
+    const refusals = [
+      await rejection(resolveIPv4('a.test', options)),
+      await rejection(Promise.resolve().then(() => createLookup(options))),
+      await rejection(Promise.resolve().then(() => patchNet(options))),
+    ]
+    // diagnose() takes only timeout, nameservers and fallback.
+    if (!('attempts' in options) && !('maxTtl' in options)) refusals.push(await rejection(diagnose('a.test', options)))
+    for (const err of refusals) {
+      expect(err).toBeInstanceOf(ErrorClass)
+      expect({ code: err.code, message: err.message }).toEqual({ code, message })
+    }
+  })
 })
 
 describe('lookup() is a dns.lookup drop-in that only answers IPv4', () => {

@@ -21,9 +21,12 @@ function invalidArgValue(name, why) {
   return err
 }
 
-function outOfRange(name, why) {
-  const err = new RangeError(`The value of "${name}" is out of range. ${why}`)
-  err.code = 'ERR_OUT_OF_RANGE'
+// A call the addon refused ({code, message}: an option out of range, a target it cannot use, a
+// caught panic) as the Error Node would throw for it.
+function callFailureError({ code, message }) {
+  const ErrorClass = code === 'ERR_OUT_OF_RANGE' ? RangeError : code === 'ERR_INVALID_ARG_VALUE' ? TypeError : Error
+  const err = new ErrorClass(message)
+  err.code = code
   return err
 }
 
@@ -41,4 +44,4 @@ function own(options, key) {
   return Object.prototype.hasOwnProperty.call(options, key) ? options[key] : undefined
 }
 
-module.exports = { invalidArgType, invalidArgValue, outOfRange, lookupError, own }
+module.exports = { invalidArgType, invalidArgValue, callFailureError, lookupError, own }

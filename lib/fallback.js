@@ -17,34 +17,92 @@ function failure(code, hostname, detail, syscall = 'getaddrinfo') {
   return { code, hostname, syscall, message: `${syscall} ${code} ${hostname}${detail ? `: ${detail}` : ''}` }
 }
 
-function ipv6OnlyFailure(hostname, ipv6Seen) {
-  const seen = ipv6Seen ? `the name resolves only to IPv6 (${ipv6Seen})` : 'the name has no A record'
-  return failure('ENODATA', hostname,
-    `no IPv4 address: ${seen}, and ipv4-force is connecting over IPv4 only because this network cannot ` +
-      'reach IPv6. Use an IPv4 endpoint of this service (for a Supabase database, the session pooler ' +
-      'aws-0-[REGION].pooler.supabase.com), or run on a network with working IPv6.', 'lookup')
+// ---------------------------------------------------------------------------------------------
+// The addon's advice and option rules, in JS for this backend: src/advice.rs and
+// src/binding/options.rs say the same, and __test__/fallback.test.js checks that both backends
+// give the same messages and refusals.
+
+const IPV6_LITERAL_REMEDY = 'If a library resolved a hostname to this address itself, make it use dns.lookup ' +
+  '(which ipv4-force answers with IPv4) or give it an IPv4 address; otherwise connect by hostname or IPv4 ' +
+  'address, or pass allowIPv6Literals: true to patchNet().'
+
+function supabaseProjectRef(hostname) {
+  const labels = hostname.replace(/\.$/, '').split('.')
+  const [db, project, supabase, co] = labels
+  const direct = labels.length === 4 && /^db$/i.test(db) && /^supabase$/i.test(supabase) && /^co$/i.test(co)
+  return direct && /^[A-Za-z0-9]+$/.test(project) ? project : null
 }
 
-// "10.0.0.2", "10.0.0.2:5353", "[fd00::1]:53" as c-ares' setServers wants them.
+function supabasePooler(project) {
+  return 'use the session pooler instead, ' +
+    `postgres://postgres.${project}:[YOUR-PASSWORD]@aws-0-[REGION].pooler.supabase.com:5432/postgres ` +
+    "([REGION] is your project's region, under Connect in the Supabase dashboard; port 6543 for " +
+    "transaction mode), or enable Supabase's IPv4 add-on"
+}
+
+function ipv6OnlyFailure(hostname, ipv6Seen) {
+  const seen = ipv6Seen ? `the name resolves only to IPv6 (${ipv6Seen})` : 'the name has no A record'
+  const project = supabaseProjectRef(hostname)
+  const endpoint = project !== null
+    ? `This is a Supabase direct host, which is IPv6-only: ${supabasePooler(project)}`
+    : 'Use an IPv4 endpoint of this service (for a Supabase database, the session pooler aws-0-[REGION].pooler.supabase.com)'
+  return failure('ENODATA', hostname,
+    `no IPv4 address: ${seen}, and ipv4-force is connecting over IPv4 only because this network cannot ` +
+      `reach IPv6. ${endpoint}, or run on a network with working IPv6.`, 'lookup')
+}
+
+function ipv6LiteralFailure(address) {
+  return failure('EAFNOSUPPORT', address,
+    `${address} is an IPv6 address and ipv4-force is forcing IPv4 (this network cannot reach IPv6). ${IPV6_LITERAL_REMEDY}`, 'connect')
+}
+
+// "10.0.0.2", "10.0.0.2:5353", "[fd00::1]:53" as c-ares' setServers wants them; null otherwise.
 function parseNameserver(text) {
   if (net.isIP(text)) return text
   const bracketed = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text)
   const plain = /^([^:]+):(\d{1,5})$/.exec(text)
   const [, ip, port] = bracketed || plain || []
-  if (!ip || !net.isIP(ip) || Number(port) > 65535) throw new Error(`not a nameserver address: ${JSON.stringify(text)}`)
-  return text
+  return ip && net.isIP(ip) && Number(port) <= 65535 ? text : null
+}
+
+function optionFailure(code, message) {
+  return { code, message }
+}
+
+function count(value, name) {
+  if (value === undefined || (Number.isInteger(value) && value >= 1 && value <= 0xffffffff)) return null
+  return optionFailure('ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be an integer >= 1 and <= 4294967295. Received ${value}`)
+}
+
+function seconds(value, name) {
+  if (value === undefined || value >= 0) return null
+  return optionFailure('ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be a number of seconds >= 0 (Infinity allowed). Received ${value}`)
+}
+
+/** A resolver for these (type-checked) options, or {code, message} when one is out of range. */
+function createResolver(options = {}) {
+  const { nameservers } = options
+  if (nameservers !== undefined) {
+    if (nameservers.length === 0) return optionFailure('ERR_INVALID_ARG_VALUE', 'The "options.nameservers" option is invalid: it must not be empty')
+    const bad = nameservers.find((text) => parseNameserver(text) === null)
+    if (bad !== undefined) {
+      return optionFailure('ERR_INVALID_ARG_VALUE',
+        `The "options.nameservers" option is invalid: nameserver ${JSON.stringify(bad)} is not an IP address with an optional port`)
+    }
+  }
+  return count(options.timeout, 'options.timeout') ?? count(options.attempts, 'options.attempts') ??
+    seconds(options.maxTtl, 'options.maxTtl') ?? seconds(options.errorTtl, 'options.errorTtl') ?? new NativeResolver(options)
 }
 
 class NativeResolver {
-  constructor(options = {}) {
+  constructor(options) {
     this.resolver = null
     if (options.nameservers !== undefined) {
-      if (options.nameservers.length === 0) throw new Error('nameservers must not be empty')
       this.resolver = new dns.Resolver({
-        timeout: options.timeout === undefined ? -1 : Math.max(options.timeout, 1),
-        tries: options.attempts === undefined ? 4 : Math.max(options.attempts, 1),
+        timeout: options.timeout === undefined ? -1 : options.timeout,
+        tries: options.attempts === undefined ? 4 : options.attempts,
       })
-      this.resolver.setServers(options.nameservers.map(parseNameserver))
+      this.resolver.setServers(options.nameservers)
     }
   }
 
@@ -53,10 +111,7 @@ class NativeResolver {
   // The outcome of an IP literal, which needs no query; null for a name.
   known(hostname) {
     if (net.isIPv4(hostname)) return { addresses: [hostname], ttlMs: 0 }
-    if (net.isIPv6(hostname)) {
-      return failure('EAFNOSUPPORT', hostname,
-        'this is an IPv6 address and ipv4-force only connects over IPv4; use the service\'s IPv4 address or hostname', 'connect')
-    }
+    if (net.isIPv6(hostname)) return ipv6LiteralFailure(hostname)
     return null
   }
 
@@ -104,4 +159,4 @@ function redactTarget(text) {
   return String(text).replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@/?#]*@/i, '$1****@').replace(/[?#].*$/s, '?****')
 }
 
-module.exports = { backend, NativeResolver, LookupDispatcher, ipv6OnlyFailure, diagnose, redactTarget }
+module.exports = { backend, NativeResolver, createResolver, LookupDispatcher, ipv6OnlyFailure, ipv6LiteralFailure, diagnose, redactTarget }

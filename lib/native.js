@@ -9,9 +9,11 @@ function platformName() {
   return `${process.platform}-${process.arch}${libc}`
 }
 
+const noAddon = () => `ipv4-force has no native addon for this platform: ${platformName()} (Node ${process.version})`
+
 function noAddonError(cause) {
   const err = new Error(
-    `ipv4-force has no native addon for this platform: ${platformName()} (Node ${process.version}). ` +
+    `${noAddon()}. ` +
       'Reinstall without --no-optional / --omit=optional so npm can add the platform package, ' +
       'or build it from source with Rust: npm run build.',
   )
@@ -27,7 +29,7 @@ try {
   if (/^(1|true|yes)$/i.test(process.env.IPV4_FORCE_REQUIRE_NATIVE || '')) throw err
   // Once per process: worker threads load this file again.
   if (require('node:worker_threads').isMainThread) process.emitWarning(
-    `${err.message.split('. Reinstall')[0]}. IPv4 is still forced, through Node's own resolver (dns.lookup with ` +
+    `${noAddon()}. IPv4 is still forced, through Node's own resolver (dns.lookup with ` +
       'family 4); the Rust resolver, its cache and `ipv4-force check` are not available. ' +
       'Set IPV4_FORCE_REQUIRE_NATIVE=1 to make this an error.',
     { code: 'IPV4_FORCE_NO_NATIVE_ADDON' },

@@ -198,15 +198,8 @@ function ipv6OnlyError(hostname, ipv6) {
 // no 'lookup' event: Node emits none for literals), after Node has checked the other options.
 function refuseIPv6Literal(socket, literal, port) {
   return function refuseLookup() {
-    const err = new Error(
-      `connect EAFNOSUPPORT ${literal}: ${literal} is an IPv6 address and ipv4-force is forcing IPv4 ` +
-        '(this network cannot reach IPv6). If a library resolved a hostname to this address itself, ' +
-        'make it use dns.lookup (which ipv4-force answers with IPv4) or give it an IPv4 address; ' +
-        'otherwise connect by hostname or IPv4 address, or pass allowIPv6Literals: true to patchNet().',
-    )
-    err.code = 'EAFNOSUPPORT'
+    const err = lookupError(native.ipv6LiteralFailure(literal))
     err.errno = -97
-    err.syscall = 'connect'
     err.address = literal
     if (port !== undefined) err.port = port
     process.nextTick(() => socket.destroy(err))

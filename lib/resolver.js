@@ -7,7 +7,7 @@
 const net = require('node:net')
 const { isMainThread } = require('node:worker_threads')
 const native = require('./native.js')
-const { invalidArgType, invalidArgValue, outOfRange, own } = require('./errors.js')
+const { invalidArgType, callFailureError, own } = require('./errors.js')
 
 const RESOLVER_OPTIONS = ['nameservers', 'timeout', 'attempts', 'fallback', 'maxTtl', 'errorTtl']
 
@@ -146,19 +146,14 @@ function resolverFor(options) {
     const value = own(options, key)
     if (value !== undefined) picked[key] = value
   }
-  checkResolverOptions(picked)
+  checkOptionTypes(picked)
   const key = JSON.stringify(picked)
   let resolver = resolvers.get(key)?.deref()
   if (!resolver) {
-    let nativeResolver
-    try {
-      nativeResolver = new native.NativeResolver(picked)
-    } catch (e) {
-      // A panic caught in Rust: a bug in ipv4-force, not a bad option.
-      if (e.message.startsWith('EINTERNAL')) throw Object.assign(new Error(e.message), { code: 'EINTERNAL' })
-      throw invalidArgValue('options', e.message)
-    }
-    resolver = new Resolver(nativeResolver)
+    // The addon checks the ranges, and refuses with Node's code (ERR_OUT_OF_RANGE…).
+    const made = native.createResolver(picked)
+    if (typeof made.code === 'string') throw callFailureError(made)
+    resolver = new Resolver(made)
     resolvers.set(key, new WeakRef(resolver))
     forgetResolver.register(resolver, key)
   }
@@ -166,26 +161,14 @@ function resolverFor(options) {
   return resolver
 }
 
-// Types and ranges, checked here for every entry point (Rust checks the ranges again, as the last
-// guard before a number becomes a Duration). Numbers must be finite; `Infinity` is documented for
-// the two TTL bounds ("keep as long as the DNS says").
-function checkResolverOptions(o) {
+// The types of resolver options, for every entry point (resolveIPv4, createLookup, patchNet,
+// diagnose). Ranges are the addon's to check, with the same rules everywhere.
+function checkOptionTypes(o) {
   if (o.nameservers !== undefined && !(Array.isArray(o.nameservers) && o.nameservers.every((s) => typeof s === 'string'))) {
     throw invalidArgType('options.nameservers', 'an array of strings', o.nameservers)
   }
-  for (const name of ['timeout', 'attempts']) {
-    const v = o[name]
-    if (v === undefined) continue
-    if (typeof v !== 'number') throw invalidArgType(`options.${name}`, 'of type number', v)
-    if (!(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) {
-      throw outOfRange(`options.${name}`, `It must be an integer >= 0 and <= 4294967295. Received ${String(v)}`)
-    }
-  }
-  for (const name of ['maxTtl', 'errorTtl']) {
-    const v = o[name]
-    if (v === undefined) continue
-    if (typeof v !== 'number') throw invalidArgType(`options.${name}`, 'of type number', v)
-    if (!(v >= 0)) throw outOfRange(`options.${name}`, `It must be a number of seconds >= 0 (Infinity allowed). Received ${String(v)}`)
+  for (const name of ['timeout', 'attempts', 'maxTtl', 'errorTtl']) {
+    if (o[name] !== undefined && typeof o[name] !== 'number') throw invalidArgType(`options.${name}`, 'of type number', o[name])
   }
   if (o.fallback !== undefined && typeof o.fallback !== 'boolean') {
     throw invalidArgType('options.fallback', 'of type boolean', o.fallback)
@@ -196,4 +179,4 @@ function clearCache() {
   for (const ref of resolvers.values()) ref.deref()?.clearCache()
 }
 
-module.exports = { Resolver, resolverFor, isAnswer, clearCache, RESOLVER_OPTIONS }
+module.exports = { Resolver, resolverFor, checkOptionTypes, isAnswer, clearCache, RESOLVER_OPTIONS }

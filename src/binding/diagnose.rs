@@ -4,6 +4,7 @@
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
 
+use super::codes::{CallFailure, CallFailureCode, LookupErrorCode, Verdict};
 use super::options::{adapt_options, NativeResolverOptions};
 use std::panic::AssertUnwindSafe;
 
@@ -13,56 +14,69 @@ use super::{panic_if_test_hook, panic_text};
 use crate::check::{probes, target};
 use crate::lookup::service;
 
-/// Options of `diagnose` (see diagnose.js for the documented shape).
+/// Options of `diagnose()` / `ipv4-force check`.
 #[napi(object)]
 pub struct DiagnoseOptions {
-    /// Milliseconds for the TCP connect (default 5000), also per DNS attempt when given.
+    /// Milliseconds for the TCP connect, and per DNS try when given. Default: 5000.
     pub timeout: Option<f64>,
+    /// DNS servers to ask instead of /etc/resolv.conf. Default: the system configuration.
     pub nameservers: Option<Vec<String>>,
+    /// Ask getaddrinfo when the Rust resolver cannot answer. Default: true with the system
+    /// configuration.
     pub fallback: Option<bool>,
 }
 
+/// A failed DNS question of the check.
 #[napi(object)]
 pub struct DiagnoseDnsError {
-    pub code: String,
+    pub code: LookupErrorCode,
     pub message: String,
 }
 
-#[napi(object)]
+/// The TCP connect over IPv4.
+#[napi(object, use_nullable = true)]
 pub struct DiagnoseTcp4 {
+    /// false when there was no port or no IPv4 address.
     pub attempted: bool,
-    /// `ip:port` connected to.
+    /// `ip:port` connected to (the first A record).
     pub address: Option<String>,
     pub ok: bool,
+    /// Time to connect or to fail, in milliseconds.
     pub ms: Option<f64>,
+    /// ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EHOSTUNREACH…
     pub error: Option<String>,
+    /// What happened, or why no connection was tried.
     pub message: String,
 }
 
-#[napi(object)]
+/// What `diagnose()` found; every key is always present (`null` for "none"), in this order.
+#[napi(object, use_nullable = true)]
 pub struct DiagnoseReport {
+    /// The target as given, with any password shown as `****`.
     pub target: String,
     pub host: String,
+    /// null for a bare host (no TCP test).
     pub port: Option<u32>,
+    /// IPv4 addresses, as resolveIPv4 / patchNet() get them.
     pub a: Vec<String>,
     pub a_error: Option<DiagnoseDnsError>,
+    /// IPv6 addresses, through the same resolver configuration.
     pub aaaa: Vec<String>,
+    /// null when there is simply no AAAA record.
     pub aaaa_error: Option<DiagnoseDnsError>,
+    /// Whether this machine has a usable IPv6 route (decided without sending a packet).
     pub ipv6_route: bool,
+    /// The IPv6 source address the kernel would use.
     pub ipv6_source: Option<String>,
     pub ipv6_route_detail: String,
     pub tcp4: DiagnoseTcp4,
-    pub verdict: String,
+    pub verdict: Verdict,
+    /// true for reachable / resolves (the CLI exits 0).
     pub ok: bool,
+    /// The verdict in one sentence, with what was seen.
     pub summary: String,
+    /// What to do next.
     pub hint: String,
-}
-
-/// A target or option that cannot be used; the message never holds credentials.
-#[napi(object)]
-pub struct DiagnoseFailure {
-    pub code: String,
-    pub message: String,
 }
 
 /// Checks `target` (host, host:port or URL); never rejects: usage problems come back as a failure,
@@ -71,11 +85,11 @@ pub struct DiagnoseFailure {
 pub async fn diagnose(
     target: String,
     options: Option<DiagnoseOptions>,
-) -> Either<DiagnoseReport, DiagnoseFailure> {
+) -> Either<DiagnoseReport, CallFailure> {
     let checked = AssertUnwindSafe(diagnose_unguarded(target, options)).catch_unwind();
     checked.await.unwrap_or_else(|panic| {
-        Either::B(DiagnoseFailure {
-            code: "EINTERNAL".into(),
+        Either::B(CallFailure {
+            code: CallFailureCode::Internal,
             message: format!(
                 "internal error in ipv4-force while checking the target, please report it: {}",
                 panic_text(&*panic)
@@ -87,10 +101,10 @@ pub async fn diagnose(
 async fn diagnose_unguarded(
     target: String,
     options: Option<DiagnoseOptions>,
-) -> Either<DiagnoseReport, DiagnoseFailure> {
+) -> Either<DiagnoseReport, CallFailure> {
     let usage = |message: String| {
-        Either::B(DiagnoseFailure {
-            code: "ERR_INVALID_ARG_VALUE".into(),
+        Either::B(CallFailure {
+            code: CallFailureCode::InvalidArgValue,
             message,
         })
     };
@@ -113,7 +127,7 @@ async fn diagnose_unguarded(
     // Checked (timeout included) before any use.
     let (settings, cache) = match adapt_options(resolver_options) {
         Ok(pair) => pair,
-        Err(message) => return usage(message),
+        Err(failure) => return Either::B(failure),
     };
     let connect_timeout = settings.timeout.unwrap_or(probes::DEFAULT_CONNECT_TIMEOUT);
     let service = service::shared(settings, cache);
@@ -123,8 +137,8 @@ async fn diagnose_unguarded(
     });
     match task.await {
         Ok(report) => Either::A(to_js_report(report)),
-        Err(join_error) => Either::B(DiagnoseFailure {
-            code: "EINTERNAL".into(),
+        Err(join_error) => Either::B(CallFailure {
+            code: CallFailureCode::Internal,
             message: format!("internal error in ipv4-force while checking {display}, please report it: {join_error}"),
         }),
     }
@@ -143,7 +157,7 @@ pub fn redact_target(text: String) -> String {
 
 fn to_js_report(r: probes::Report) -> DiagnoseReport {
     let dns_error = |e: probes::DnsProblem| DiagnoseDnsError {
-        code: e.code,
+        code: e.code.into(),
         message: e.message,
     };
     DiagnoseReport {
@@ -165,7 +179,7 @@ fn to_js_report(r: probes::Report) -> DiagnoseReport {
             error: r.tcp4.error,
             message: r.tcp4.message,
         },
-        verdict: r.verdict.as_str().to_string(),
+        verdict: r.verdict.into(),
         ok: r.verdict.ok(),
         summary: r.summary,
         hint: r.hint,

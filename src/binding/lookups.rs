@@ -12,6 +12,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Error, Status};
 use napi_derive::napi;
 
+use super::codes::{CallFailure, CallFailureCode, LookupErrorCode};
 use super::completions::Completions;
 use super::options::{adapt_options, NativeResolverOptions};
 use super::wake;
@@ -29,7 +30,7 @@ pub struct LookupAnswer {
 /// A failed lookup, turned into an Error by the JS layer.
 #[napi(object)]
 pub struct LookupFailure {
-    pub code: String,
+    pub code: LookupErrorCode,
     pub message: String,
     pub hostname: String,
     pub syscall: String,
@@ -40,19 +41,31 @@ pub struct NativeResolver {
     service: Arc<LookupService>,
 }
 
+/// A resolver for these options, or why they cannot be used (a panic comes back as EINTERNAL).
+#[napi]
+pub fn create_resolver(
+    options: Option<NativeResolverOptions>,
+) -> Either<NativeResolver, CallFailure> {
+    let made = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        adapt_options(options.unwrap_or_default()).map(|(settings, cache)| NativeResolver {
+            service: service::shared(settings, cache),
+        })
+    }));
+    match made {
+        Ok(Ok(resolver)) => Either::A(resolver),
+        Ok(Err(failure)) => Either::B(failure),
+        Err(panic) => Either::B(CallFailure {
+            code: CallFailureCode::Internal,
+            message: format!(
+                "internal error in ipv4-force (createResolver), please report it: {}",
+                panic_text(&*panic)
+            ),
+        }),
+    }
+}
+
 #[napi]
 impl NativeResolver {
-    #[napi(constructor)]
-    pub fn new(options: Option<NativeResolverOptions>) -> napi::Result<Self> {
-        guarded("NativeResolver", || {
-            let (settings, cache) = adapt_options(options.unwrap_or_default())
-                .map_err(|msg| Error::new(Status::InvalidArg, msg))?;
-            Ok(NativeResolver {
-                service: service::shared(settings, cache),
-            })
-        })
-    }
-
     /// The outcome when it needs no query (cache hit, literal); `None` otherwise. Synchronous:
     /// a hot lookup never crosses to the tokio runtime.
     fn known_outcome(&self, hostname: &str) -> Option<Either<LookupAnswer, LookupFailure>> {
@@ -256,6 +269,12 @@ pub fn ipv6_only_failure(hostname: String, ipv6_seen: Option<String>) -> LookupF
     })
 }
 
+/// The EAFNOSUPPORT failure for a connection to an IPv6 literal, with what to do about it.
+#[napi(catch_unwind)]
+pub fn ipv6_literal_failure(address: String) -> LookupFailure {
+    failure(&LookupError::ipv6_literal(&address))
+}
+
 fn to_js(outcome: Outcome, fresh_until: Instant) -> Either<LookupAnswer, LookupFailure> {
     match outcome {
         Ok(answer) => Either::A(LookupAnswer {
@@ -271,7 +290,7 @@ fn to_js(outcome: Outcome, fresh_until: Instant) -> Either<LookupAnswer, LookupF
 
 fn failure(err: &LookupError) -> LookupFailure {
     LookupFailure {
-        code: err.code.as_str().to_string(),
+        code: err.code.into(),
         message: err.message(),
         hostname: err.hostname.clone(),
         syscall: err.syscall.to_string(),

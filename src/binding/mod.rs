@@ -5,6 +5,7 @@
 // napi-rs registers the exports only outside unit-test builds, where they would look unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod codes;
 mod completions;
 mod diagnose;
 mod lookups;

@@ -5,80 +5,125 @@ use std::time::Duration;
 
 use napi_derive::napi;
 
+use super::codes::{CallFailure, CallFailureCode};
 use crate::lookup::resolver::{parse_nameserver, ResolverSettings};
 use crate::lookup::service::CacheSettings;
 
-/// Options of a resolver (see index.d.ts for the documented shape).
+/// Options of the resolver (`resolveIPv4`, `createLookup`, `patchNet`).
 #[napi(object)]
 #[derive(Default)]
 pub struct NativeResolverOptions {
+    /// DNS servers to ask instead of those in /etc/resolv.conf: `'1.2.3.4'`, `'1.2.3.4:5353'`,
+    /// `'::1'`, `'[::1]:5353'`. Default: the system configuration (/etc/resolv.conf: nameservers,
+    /// search, ndots, timeout, attempts; and /etc/hosts).
     pub nameservers: Option<Vec<String>>,
-    /// Milliseconds per attempt. A JS number, range-checked in `adapt_options` (a `u32` here
-    /// would let napi wrap -1 to 4294967295 unseen).
+    /// Milliseconds to wait for each answer, an integer from 1. Default: resolv.conf's `timeout`,
+    /// else 5000.
     pub timeout: Option<f64>,
+    /// Tries per query, the first included, an integer from 1. Default: resolv.conf's `attempts`,
+    /// else 2.
     pub attempts: Option<f64>,
+    /// When the Rust resolver cannot answer (no usable resolv.conf, timeout, server failure) or
+    /// says the name does not exist, ask the system resolver (getaddrinfo, IPv4 only) before
+    /// failing. Default: true with the system configuration, false when `nameservers` is given.
     pub fallback: Option<bool>,
-    /// Seconds.
+    /// Upper bound, in seconds, on how long an answer is cached (answers are kept for their DNS
+    /// TTL). Default: Infinity.
     pub max_ttl: Option<f64>,
-    /// Seconds.
+    /// Seconds a failed lookup is cached (0: failures are not cached). Default: 0.15.
     pub error_ttl: Option<f64>,
 }
 
-/// Every numeric option is checked here, and only here: a value out of range is refused with a
-/// message naming the option (the JS layer turns it into ERR_INVALID_ARG_VALUE), never converted
-/// in a way that could panic or wrap around.
+/// Every numeric option is checked here, and only here (the JS layer checks types): a value out
+/// of range is refused with Node's code and a message naming the option, never converted in a
+/// way that could panic or wrap around. The same rules serve every entry point.
 pub(super) fn adapt_options(
     options: NativeResolverOptions,
-) -> Result<(ResolverSettings, CacheSettings), String> {
+) -> Result<(ResolverSettings, CacheSettings), CallFailure> {
     let nameservers = match options.nameservers {
-        Some(list) if list.is_empty() => return Err("nameservers must not be empty".into()),
+        Some(list) if list.is_empty() => {
+            return Err(invalid("options.nameservers", "it must not be empty"))
+        }
         Some(list) => Some(
             list.iter()
                 .map(|s| parse_nameserver(s))
-                .collect::<Result<Vec<_>, _>>()?,
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|why| invalid("options.nameservers", &why))?,
         ),
         None => None,
     };
     // A resolver pointed at a given server answers from that server only, unless asked.
     let fallback = options.fallback.unwrap_or(nameservers.is_none());
-    let timeout_ms = whole_number(options.timeout, "timeout", "milliseconds")?;
-    let attempts = whole_number(options.attempts, "attempts", "tries")?;
+    let timeout_ms = count(options.timeout, "options.timeout")?;
+    let attempts = count(options.attempts, "options.attempts")?;
     let settings = ResolverSettings {
         nameservers,
-        timeout: timeout_ms.map(|ms| Duration::from_millis(ms.max(1).into())),
+        timeout: timeout_ms.map(|ms| Duration::from_millis(ms.into())),
         attempts: attempts.map(|n| n as usize),
         fallback,
     };
     let defaults = CacheSettings::default();
     let cache = CacheSettings {
-        max_ttl: seconds(options.max_ttl, "maxTtl")?.unwrap_or(defaults.max_ttl),
-        error_ttl: seconds(options.error_ttl, "errorTtl")?.unwrap_or(defaults.error_ttl),
+        max_ttl: seconds(options.max_ttl, "options.maxTtl")?.unwrap_or(defaults.max_ttl),
+        error_ttl: seconds(options.error_ttl, "options.errorTtl")?.unwrap_or(defaults.error_ttl),
     };
     Ok((settings, cache))
 }
 
-/// An integer in 0..=2^32-1.
-fn whole_number(value: Option<f64>, name: &str, unit: &str) -> Result<Option<u32>, String> {
+fn invalid(name: &str, why: &str) -> CallFailure {
+    CallFailure {
+        code: CallFailureCode::InvalidArgValue,
+        message: format!("The \"{name}\" option is invalid: {why}"),
+    }
+}
+
+fn out_of_range(name: &str, range: &str, received: f64) -> CallFailure {
+    CallFailure {
+        code: CallFailureCode::OutOfRange,
+        message: format!(
+            "The value of \"{name}\" is out of range. It must be {range}. Received {}",
+            js_number(received)
+        ),
+    }
+}
+
+/// `v` as JS's String(v) writes it (NaN, -Infinity, 1e+21), so the message reads as Node's would.
+fn js_number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else if v != 0.0 && (v.abs() >= 1e21 || v.abs() < 1e-6) {
+        format!("{v:e}").replace('e', "e+").replace("e+-", "e-")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// An integer in 1..=2^32-1 (milliseconds, tries: zero of either cannot work).
+fn count(value: Option<f64>, name: &str) -> Result<Option<u32>, CallFailure> {
     match value {
         None => Ok(None),
-        Some(v) if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) => {
+        Some(v) if v.fract() == 0.0 && (1.0..=f64::from(u32::MAX)).contains(&v) => {
             Ok(Some(v as u32))
         }
-        Some(v) => Err(format!(
-            "{name} must be a whole number of {unit} from 0 to 4294967295, got {v}"
-        )),
+        Some(v) => Err(out_of_range(name, "an integer >= 1 and <= 4294967295", v)),
     }
 }
 
 /// Seconds >= 0; `Infinity`, or anything too large for a Duration (e.g. Number.MAX_VALUE, meant
 /// as "forever"), means forever.
-fn seconds(value: Option<f64>, name: &str) -> Result<Option<Duration>, String> {
+fn seconds(value: Option<f64>, name: &str) -> Result<Option<Duration>, CallFailure> {
     match value {
         None => Ok(None),
         Some(v) if v >= 0.0 => Ok(Some(
             Duration::try_from_secs_f64(v).unwrap_or(Duration::MAX),
         )),
-        Some(v) => Err(format!("{name} must be a number of seconds >= 0, got {v}")),
+        Some(v) => Err(out_of_range(
+            name,
+            "a number of seconds >= 0 (Infinity allowed)",
+            v,
+        )),
     }
 }
 
@@ -89,35 +134,66 @@ mod tests {
     #[test]
     fn ttl_options_saturate_to_forever_and_refuse_what_is_not_a_duration() {
         for v in [f64::MAX, f64::INFINITY, 2f64.powi(64), 1e300] {
-            assert_eq!(seconds(Some(v), "maxTtl"), Ok(Some(Duration::MAX)), "{v}");
+            assert_eq!(
+                seconds(Some(v), "options.maxTtl"),
+                Ok(Some(Duration::MAX)),
+                "{v}"
+            );
         }
         assert_eq!(
-            seconds(Some(1.5), "maxTtl"),
+            seconds(Some(1.5), "options.maxTtl"),
             Ok(Some(Duration::from_millis(1500)))
         );
         for v in [f64::NAN, -1.0, f64::NEG_INFINITY, -1e-300] {
-            assert!(
-                seconds(Some(v), "errorTtl")
-                    .unwrap_err()
-                    .contains("errorTtl"),
-                "{v}"
-            );
+            let err = seconds(Some(v), "options.errorTtl").unwrap_err();
+            assert!(matches!(err.code, CallFailureCode::OutOfRange), "{v}");
+            assert!(err.message.contains("\"options.errorTtl\""), "{v}");
         }
     }
 
     #[test]
-    fn whole_numbers_never_wrap() {
+    fn numbers_are_written_as_js_writes_them() {
+        for (v, js) in [
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Infinity"),
+            (-1.0, "-1"),
+            (1.5, "1.5"),
+            (0.0, "0"),
+            (4294967296.0, "4294967296"),
+            (1e21, "1e+21"),
+            (-2.5e-7, "-2.5e-7"),
+        ] {
+            assert_eq!(js_number(v), js, "{v}");
+        }
+    }
+
+    #[test]
+    fn counts_never_wrap_and_refuse_zero() {
         assert_eq!(
-            whole_number(Some(4294967295.0), "timeout", "ms"),
-            Ok(Some(u32::MAX))
+            count(Some(4294967295.0), "options.timeout").ok(),
+            Some(Some(u32::MAX))
         );
-        for v in [-1.0, 4294967296.0, 0.5, f64::NAN, f64::INFINITY] {
-            assert!(whole_number(Some(v), "timeout", "ms").is_err(), "{v}");
+        assert_eq!(count(Some(1.0), "options.timeout").ok(), Some(Some(1)));
+        for v in [0.0, -1.0, 4294967296.0, 0.5, f64::NAN, f64::INFINITY] {
+            assert!(count(Some(v), "options.timeout").is_err(), "{v}");
         }
         let options = NativeResolverOptions {
             attempts: Some(-1.0),
             ..NativeResolverOptions::default()
         };
-        assert!(adapt_options(options).unwrap_err().contains("attempts"));
+        let err = adapt_options(options).unwrap_err();
+        assert!(matches!(err.code, CallFailureCode::OutOfRange));
+        assert_eq!(
+            err.message,
+            "The value of \"options.attempts\" is out of range. It must be an integer >= 1 and <= 4294967295. Received -1"
+        );
+        let options = NativeResolverOptions {
+            nameservers: Some(vec!["dns.google".into()]),
+            ..NativeResolverOptions::default()
+        };
+        assert!(matches!(
+            adapt_options(options).unwrap_err().code,
+            CallFailureCode::InvalidArgValue
+        ));
     }
 }

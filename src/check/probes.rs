@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use crate::advice::{self, supabase_project_ref};
 use crate::check::target::Target;
-use crate::lookup::errors::{supabase_project_ref, ErrorCode, LookupError};
+use crate::lookup::errors::{ErrorCode, LookupError};
 use crate::lookup::resolver::Ipv4Resolver;
 
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -21,46 +22,22 @@ pub const IPV6_ROUTE_PROBE: SocketAddrV6 = SocketAddrV6::new(
     0,
 );
 
+/// What the check concluded; each verdict is described where JS sees it, `binding::codes::Verdict`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// TCP over IPv4 to the port works.
     Reachable,
-    /// IPv4 addresses found; no port was given, so TCP was not tested.
     Resolves,
-    /// AAAA records (or an IPv6 literal) and no IPv4 address.
     Ipv6Only,
-    /// The name exists but has neither A nor AAAA records.
     NoAddress,
-    /// NXDOMAIN.
     NotFound,
-    /// Timeout, SERVFAIL, REFUSED, no server reachable...
     DnsFailure,
-    /// ECONNREFUSED.
     PortClosed,
-    /// No answer in time: filtered, or the host is down.
     PortTimeout,
-    /// ENETUNREACH / EHOSTUNREACH.
     PortUnreachable,
-    /// Any other connect error.
     ConnectFailed,
 }
 
 impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Reachable => "reachable",
-            Verdict::Resolves => "resolves",
-            Verdict::Ipv6Only => "ipv6-only",
-            Verdict::NoAddress => "no-address",
-            Verdict::NotFound => "not-found",
-            Verdict::DnsFailure => "dns-failure",
-            Verdict::PortClosed => "port-closed",
-            Verdict::PortTimeout => "port-timeout",
-            Verdict::PortUnreachable => "port-unreachable",
-            Verdict::ConnectFailed => "connect-failed",
-        }
-    }
-
     /// Whether the app can connect over IPv4 (the command exits 0).
     pub fn ok(self) -> bool {
         matches!(self, Verdict::Reachable | Verdict::Resolves)
@@ -70,14 +47,14 @@ impl Verdict {
 /// A failed lookup, as shown: a Node dns code and its message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsProblem {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl From<&LookupError> for DnsProblem {
     fn from(err: &LookupError) -> Self {
         DnsProblem {
-            code: err.code.as_str().to_string(),
+            code: err.code,
             message: err.message(),
         }
     }
@@ -306,9 +283,7 @@ fn judge(
         Ok(_) if target.ipv6_literal().is_some() => (
             Verdict::Ipv6Only,
             format!("{host} is an IPv6 address, and ipv4-force connects over IPv4 only{no_route}"),
-            "Connect to the service by hostname or IPv4 address: patchNet() refuses IPv6 literals \
-             (EAFNOSUPPORT) unless allowIPv6Literals: true is passed."
-                .to_string(),
+            format!("patchNet() refuses IPv6 literals (EAFNOSUPPORT). {}", advice::IPV6_LITERAL_REMEDY),
         ),
         Ok(addresses) if tcp4.ok => {
             let address = addresses[0];
@@ -453,10 +428,8 @@ fn tcp_failure(
 fn ipv6_only_hint(host: &str, ipv6_route: bool) -> String {
     let remedy = match supabase_project_ref(host) {
         Some(project) => format!(
-            "This is a Supabase direct host, served over IPv6 only. Use the session pooler instead: \
-             postgres://postgres.{project}:[YOUR-PASSWORD]@aws-0-[REGION].pooler.supabase.com:5432/postgres \
-             ([REGION] is your project's region, shown under Connect in the Supabase dashboard; use \
-             port 6543 for transaction mode), or enable Supabase's IPv4 add-on."
+            "This is a Supabase direct host, served over IPv6 only: {}.",
+            advice::supabase_pooler(project)
         ),
         None => "Forcing IPv4 cannot help: there is no IPv4 address to connect to. Use an IPv4 \
                  endpoint of this service (ask the provider for one, or put an IPv4 proxy in front of it)."
@@ -598,7 +571,7 @@ mod tests {
         )));
         assert_eq!(r.verdict, Verdict::NotFound);
         assert!(r.summary.contains("NXDOMAIN"), "{}", r.summary);
-        assert_eq!(r.a_error.as_ref().unwrap().code, "ENOTFOUND");
+        assert_eq!(r.a_error.as_ref().unwrap().code, ErrorCode::NotFound);
         assert_eq!(r.aaaa_error, None, "no AAAA record is not an error");
         assert_eq!(
             judge_a(Err(LookupError::ipv6_only("x.test", None))).verdict,

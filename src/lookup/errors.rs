@@ -4,6 +4,8 @@
 use std::fmt;
 use std::net::Ipv6Addr;
 
+use crate::advice;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// The name exists but has no A record (typically: IPv6-only).
@@ -89,12 +91,24 @@ impl LookupError {
         }
     }
 
+    /// A connection or lookup that names an IPv6 literal, which ipv4-force refuses.
+    pub fn ipv6_literal(address: &str) -> Self {
+        LookupError {
+            syscall: "connect",
+            ..LookupError::new(
+                ErrorCode::AfNoSupport,
+                address,
+                advice::ipv6_literal(address),
+            )
+        }
+    }
+
     pub fn message(&self) -> String {
         let head = format!("{} {} {}", self.syscall, self.code.as_str(), self.hostname);
         match self.code {
             ErrorCode::NoData => format!(
                 "{head}: {}",
-                ipv6_only_advice(&self.hostname, self.ipv6_seen)
+                advice::ipv6_only(&self.hostname, self.ipv6_seen)
             ),
             _ if self.detail.is_empty() => head,
             _ => format!("{head}: {}", self.detail),
@@ -106,44 +120,6 @@ impl fmt::Display for LookupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message())
     }
-}
-
-/// What a person reads when a host has no IPv4 address at all (after "queryA ENODATA <host>: ").
-pub fn ipv6_only_advice(hostname: &str, ipv6_seen: Option<Ipv6Addr>) -> String {
-    let seen = match ipv6_seen {
-        Some(ip) => format!("the name resolves only to IPv6 ({ip})"),
-        None => "the name has no A record".to_string(),
-    };
-    let endpoint = match supabase_project_ref(hostname) {
-        Some(project) => format!(
-            "This is a Supabase direct host, which is IPv6-only: use the session pooler instead, \
-             postgres://postgres.{project}:[YOUR-PASSWORD]@aws-0-[REGION].pooler.supabase.com:5432/postgres \
-             (port 6543 for transaction mode; the exact host is under Connect in the Supabase dashboard), \
-             or enable Supabase's IPv4 add-on"
-        ),
-        None => "Use an IPv4 endpoint of this service (for a Supabase database, the session pooler \
-                 aws-0-[REGION].pooler.supabase.com)"
-            .to_string(),
-    };
-    format!(
-        "no IPv4 address: {seen}, and ipv4-force is connecting over IPv4 only because this \
-         network cannot reach IPv6. {endpoint}, or run on a network with working IPv6."
-    )
-}
-
-/// `db.<ref>.supabase.co` → `<ref>`: the direct-connection host Supabase serves over IPv6 only.
-/// Works on whole labels, never on byte offsets: `hostname` may hold any Unicode.
-pub fn supabase_project_ref(hostname: &str) -> Option<&str> {
-    let host = hostname.strip_suffix('.').unwrap_or(hostname);
-    let mut labels = host.split('.');
-    let (db, project) = (labels.next()?, labels.next()?);
-    let (supabase, co) = (labels.next()?, labels.next()?);
-    let direct = labels.next().is_none()
-        && db.eq_ignore_ascii_case("db")
-        && supabase.eq_ignore_ascii_case("supabase")
-        && co.eq_ignore_ascii_case("co");
-    let plain = !project.is_empty() && project.bytes().all(|b| b.is_ascii_alphanumeric());
-    (direct && plain).then_some(project)
 }
 
 #[cfg(test)]
@@ -158,58 +134,16 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_only_message_names_host_address_and_remedy() {
-        let err = LookupError::ipv6_only("api.example.com", Some("2406:da18::1".parse().unwrap()));
-        let msg = err.message();
-        assert!(msg.starts_with("queryA ENODATA api.example.com: "), "{msg}");
-        assert!(
-            msg.contains("resolves only to IPv6 (2406:da18::1)"),
-            "{msg}"
-        );
-        assert!(msg.contains("IPv4 endpoint"), "{msg}");
-        assert!(msg.contains("network with working IPv6"), "{msg}");
-    }
-
-    #[test]
-    fn supabase_direct_host_gets_the_pooler_string() {
-        let msg = LookupError::ipv6_only("db.abcdefghijklmnop.supabase.co", None).message();
-        assert!(
-            msg.contains("postgres://postgres.abcdefghijklmnop:[YOUR-PASSWORD]@aws-0-[REGION].pooler.supabase.com:5432/postgres"),
-            "{msg}"
-        );
-        assert!(msg.contains("6543"), "{msg}");
-    }
-
-    #[test]
-    fn supabase_ref_only_for_direct_hosts() {
+    fn ipv6_only_message_is_node_shaped_and_carries_the_advice() {
+        let seen = Some("2406:da18::1".parse().unwrap());
+        let msg = LookupError::ipv6_only("api.example.com", seen).message();
+        let advice = advice::ipv6_only("api.example.com", seen);
+        assert_eq!(msg, format!("queryA ENODATA api.example.com: {advice}"));
+        let literal = LookupError::ipv6_literal("::1").message();
         assert_eq!(
-            supabase_project_ref("db.abc123.supabase.co"),
-            Some("abc123")
+            literal,
+            format!("connect EAFNOSUPPORT ::1: {}", advice::ipv6_literal("::1"))
         );
-        assert_eq!(
-            supabase_project_ref("DB.Abc123.SUPABASE.CO."),
-            Some("Abc123")
-        );
-        assert_eq!(supabase_project_ref("aws-0-eu.pooler.supabase.com"), None);
-        assert_eq!(supabase_project_ref("db.a.b.supabase.co"), None);
-        assert_eq!(supabase_project_ref("db.supabase.co"), None);
-        assert_eq!(supabase_project_ref("db..supabase.co"), None);
-        assert_eq!(supabase_project_ref("x.db.abc.supabase.co"), None);
-    }
-
-    #[test]
-    fn unicode_hostnames_never_panic() {
-        // `host[..3]` on bytes used to panic here (a 2-byte character straddles byte 3).
-        for host in [
-            "üüüüüüüüüü.example",
-            "dü.abcdefghijk.supabase.co",
-            "db.ü.supabase.co",
-            "ü",
-            "😀😀😀😀😀😀😀😀😀.supabase.co",
-        ] {
-            assert_eq!(supabase_project_ref(host), None, "{host}");
-            assert!(LookupError::ipv6_only(host, None).message().contains(host));
-        }
     }
 
     #[test]

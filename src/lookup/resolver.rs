@@ -78,7 +78,7 @@ impl Ipv4Resolver {
         let name = match parse_host(input) {
             Ok(Host::Name(name)) => name,
             Ok(Host::Ipv4(ip) | Host::MappedIpv4(ip)) => return Ok(Resolved::forever(ip)),
-            Ok(Host::Ipv6(_)) => return Err(ipv6_literal_error(input)),
+            Ok(Host::Ipv6(_)) => return Err(LookupError::ipv6_literal(input)),
             // As Node's getaddrinfo reports it (ENOTFOUND), with the precise reason.
             Err(bad) => {
                 return Err(LookupError {
@@ -469,18 +469,6 @@ fn no_config_error(hostname: &str, why: &str) -> LookupError {
             ErrorCode::ConnRefused,
             hostname,
             format!("no DNS server to ask: {why}"),
-        )
-    }
-}
-
-fn ipv6_literal_error(input: &str) -> LookupError {
-    LookupError {
-        syscall: "connect",
-        ..LookupError::new(
-            ErrorCode::AfNoSupport,
-            input,
-            "this is an IPv6 address and ipv4-force only connects over IPv4; \
-             use the service's IPv4 address or hostname (or pass allowIPv6Literals: true)",
         )
     }
 }

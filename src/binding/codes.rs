@@ -1,0 +1,119 @@
+//! The string unions JS sees (`binding.d.ts` gets them from here, and index.d.ts re-exports
+//! them): error codes, verdicts, and the failure a refused call returns. The plain-Rust layers keep their own enums; each conversion
+//! below is an exhaustive match, so a variant added there cannot be missed here.
+
+use napi_derive::napi;
+
+use crate::check::probes;
+use crate::lookup::errors::ErrorCode;
+
+/// Codes carried by lookup and connect errors (`err.code`), as in Node's `dns` module:
+/// - `ENODATA`: the name exists but has no A record (it is IPv6-only); the message says what to do.
+/// - `ENOTFOUND`: the name does not exist (NXDOMAIN), or is malformed (nothing was sent).
+/// - `ETIMEOUT`: no answer within `timeout` × `attempts`.
+/// - `ECONNREFUSED`: no DNS server could be contacted, or none is configured.
+/// - `EREFUSED` / `ESERVFAIL`: the DNS server answered REFUSED / SERVFAIL (or something unusable).
+/// - `EAFNOSUPPORT`: an IPv6 literal where only IPv4 can be used (see `allowIPv6Literals`).
+/// - `EMFILE`: the process ran out of file descriptors, so no socket could ask the DNS server.
+/// - `EINTERNAL`: a bug in ipv4-force, caught before it reached Node (please report it).
+#[napi(string_enum)]
+pub enum LookupErrorCode {
+    #[napi(value = "ENODATA")]
+    NoData,
+    #[napi(value = "ENOTFOUND")]
+    NotFound,
+    #[napi(value = "ETIMEOUT")]
+    Timeout,
+    #[napi(value = "ECONNREFUSED")]
+    ConnRefused,
+    #[napi(value = "EREFUSED")]
+    Refused,
+    #[napi(value = "ESERVFAIL")]
+    ServFail,
+    #[napi(value = "EAFNOSUPPORT")]
+    AfNoSupport,
+    #[napi(value = "EMFILE")]
+    TooManyFiles,
+    #[napi(value = "EINTERNAL")]
+    Internal,
+}
+
+impl From<ErrorCode> for LookupErrorCode {
+    fn from(code: ErrorCode) -> Self {
+        match code {
+            ErrorCode::NoData => LookupErrorCode::NoData,
+            ErrorCode::NotFound => LookupErrorCode::NotFound,
+            ErrorCode::Timeout => LookupErrorCode::Timeout,
+            ErrorCode::ConnRefused => LookupErrorCode::ConnRefused,
+            ErrorCode::Refused => LookupErrorCode::Refused,
+            ErrorCode::ServFail => LookupErrorCode::ServFail,
+            ErrorCode::AfNoSupport => LookupErrorCode::AfNoSupport,
+            ErrorCode::TooManyFiles => LookupErrorCode::TooManyFiles,
+            ErrorCode::Internal => LookupErrorCode::Internal,
+        }
+    }
+}
+
+/// The verdict of `diagnose()` / `ipv4-force check`; `reachable` and `resolves` are the good ones
+/// (the command exits 0).
+#[napi(string_enum = "kebab-case")]
+pub enum Verdict {
+    /// TCP over IPv4 to the port works.
+    Reachable,
+    /// IPv4 addresses found; no port was given, so TCP was not tested.
+    Resolves,
+    /// AAAA records (or an IPv6 literal) and no IPv4 address.
+    #[napi(value = "ipv6-only")]
+    Ipv6Only,
+    /// The name exists but has neither A nor AAAA records.
+    NoAddress,
+    /// The name does not exist.
+    NotFound,
+    /// Timeout, SERVFAIL, REFUSED, no server reachable…
+    DnsFailure,
+    /// ECONNREFUSED.
+    PortClosed,
+    /// No answer in time: filtered, or the host is down.
+    PortTimeout,
+    /// ENETUNREACH / EHOSTUNREACH.
+    PortUnreachable,
+    /// Any other connect error.
+    ConnectFailed,
+}
+
+impl From<probes::Verdict> for Verdict {
+    fn from(verdict: probes::Verdict) -> Self {
+        match verdict {
+            probes::Verdict::Reachable => Verdict::Reachable,
+            probes::Verdict::Resolves => Verdict::Resolves,
+            probes::Verdict::Ipv6Only => Verdict::Ipv6Only,
+            probes::Verdict::NoAddress => Verdict::NoAddress,
+            probes::Verdict::NotFound => Verdict::NotFound,
+            probes::Verdict::DnsFailure => Verdict::DnsFailure,
+            probes::Verdict::PortClosed => Verdict::PortClosed,
+            probes::Verdict::PortTimeout => Verdict::PortTimeout,
+            probes::Verdict::PortUnreachable => Verdict::PortUnreachable,
+            probes::Verdict::ConnectFailed => Verdict::ConnectFailed,
+        }
+    }
+}
+
+/// Why a call could not be carried out: an option or target it cannot use, or a bug.
+#[napi(string_enum)]
+#[derive(Debug, PartialEq, Eq)]
+pub enum CallFailureCode {
+    #[napi(value = "ERR_INVALID_ARG_VALUE")]
+    InvalidArgValue,
+    #[napi(value = "ERR_OUT_OF_RANGE")]
+    OutOfRange,
+    #[napi(value = "EINTERNAL")]
+    Internal,
+}
+
+/// A call refused or failed, with Node's code; the message never holds credentials.
+#[napi(object)]
+#[derive(Debug, PartialEq, Eq)]
+pub struct CallFailure {
+    pub code: CallFailureCode,
+    pub message: String,
+}
