@@ -210,6 +210,6 @@ export declare function runtimeWorkerThreads(): number | null
 
 /**
  * The verdict of `diagnose()` / `ipv4-force check`; `reachable` and `resolves` are the good ones
- * (the command exits 0).
+ * (the command exits 0). Exported to JS as a string union (binding.d.ts).
  */
 export type Verdict = 'reachable' | 'resolves' | 'ipv6-only' | 'no-address' | 'not-found' | 'dns-failure' | 'port-closed' | 'port-timeout' | 'port-unreachable' | 'connect-failed'

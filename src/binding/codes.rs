@@ -1,10 +1,9 @@
 //! The string unions JS sees (`binding.d.ts` gets them from here, and index.d.ts re-exports
-//! them): error codes, verdicts, and the failure a refused call returns. The plain-Rust layers keep their own enums; each conversion
-//! below is an exhaustive match, so a variant added there cannot be missed here.
+//! them): error codes and the failure a refused call returns. (The verdicts are the check's own
+//! enum, `check::probes::Verdict`.)
 
 use napi_derive::napi;
 
-use crate::check::probes;
 use crate::lookup::errors::ErrorCode;
 
 /// Codes carried by lookup and connect errors (`err.code`), as in Node's `dns` module:
@@ -50,50 +49,6 @@ impl From<ErrorCode> for LookupErrorCode {
             ErrorCode::AfNoSupport => LookupErrorCode::AfNoSupport,
             ErrorCode::TooManyFiles => LookupErrorCode::TooManyFiles,
             ErrorCode::Internal => LookupErrorCode::Internal,
-        }
-    }
-}
-
-/// The verdict of `diagnose()` / `ipv4-force check`; `reachable` and `resolves` are the good ones
-/// (the command exits 0).
-#[napi(string_enum = "kebab-case")]
-pub enum Verdict {
-    /// TCP over IPv4 to the port works.
-    Reachable,
-    /// IPv4 addresses found; no port was given, so TCP was not tested.
-    Resolves,
-    /// AAAA records (or an IPv6 literal) and no IPv4 address.
-    #[napi(value = "ipv6-only")]
-    Ipv6Only,
-    /// The name exists but has neither A nor AAAA records.
-    NoAddress,
-    /// The name does not exist.
-    NotFound,
-    /// Timeout, SERVFAIL, REFUSED, no server reachable…
-    DnsFailure,
-    /// ECONNREFUSED.
-    PortClosed,
-    /// No answer in time: filtered, or the host is down.
-    PortTimeout,
-    /// ENETUNREACH / EHOSTUNREACH.
-    PortUnreachable,
-    /// Any other connect error.
-    ConnectFailed,
-}
-
-impl From<probes::Verdict> for Verdict {
-    fn from(verdict: probes::Verdict) -> Self {
-        match verdict {
-            probes::Verdict::Reachable => Verdict::Reachable,
-            probes::Verdict::Resolves => Verdict::Resolves,
-            probes::Verdict::Ipv6Only => Verdict::Ipv6Only,
-            probes::Verdict::NoAddress => Verdict::NoAddress,
-            probes::Verdict::NotFound => Verdict::NotFound,
-            probes::Verdict::DnsFailure => Verdict::DnsFailure,
-            probes::Verdict::PortClosed => Verdict::PortClosed,
-            probes::Verdict::PortTimeout => Verdict::PortTimeout,
-            probes::Verdict::PortUnreachable => Verdict::PortUnreachable,
-            probes::Verdict::ConnectFailed => Verdict::ConnectFailed,
         }
     }
 }

@@ -4,8 +4,9 @@
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
 
-use super::codes::{CallFailure, CallFailureCode, LookupErrorCode, Verdict};
+use super::codes::{CallFailure, CallFailureCode, LookupErrorCode};
 use super::options::{adapt_options, NativeResolverOptions};
+use crate::check::probes::Verdict;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
@@ -179,7 +180,7 @@ fn to_js_report(r: probes::Report) -> DiagnoseReport {
             error: r.tcp4.error,
             message: r.tcp4.message,
         },
-        verdict: r.verdict.into(),
+        verdict: r.verdict,
         ok: r.verdict.ok(),
         summary: r.summary,
         hint: r.hint,

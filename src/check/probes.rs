@@ -22,18 +22,31 @@ pub const IPV6_ROUTE_PROBE: SocketAddrV6 = SocketAddrV6::new(
     0,
 );
 
-/// What the check concluded; each verdict is described where JS sees it, `binding::codes::Verdict`.
+/// The verdict of `diagnose()` / `ipv4-force check`; `reachable` and `resolves` are the good ones
+/// (the command exits 0). Exported to JS as a string union (binding.d.ts).
+#[napi_derive::napi(string_enum = "kebab-case")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// TCP over IPv4 to the port works.
     Reachable,
+    /// IPv4 addresses found; no port was given, so TCP was not tested.
     Resolves,
+    /// AAAA records (or an IPv6 literal) and no IPv4 address.
+    #[napi(value = "ipv6-only")]
     Ipv6Only,
+    /// The name exists but has neither A nor AAAA records.
     NoAddress,
+    /// The name does not exist.
     NotFound,
+    /// Timeout, SERVFAIL, REFUSED, no server reachable…
     DnsFailure,
+    /// ECONNREFUSED.
     PortClosed,
+    /// No answer in time: filtered, or the host is down.
     PortTimeout,
+    /// ENETUNREACH / EHOSTUNREACH.
     PortUnreachable,
+    /// Any other connect error.
     ConnectFailed,
 }
 
