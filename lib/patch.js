@@ -228,7 +228,7 @@ function mappedIPv4(literal) {
 // as an accessor) is shadowed with defineProperty.
 function withOptions(options, cb, changes) {
   const derived = Object.create(options)
-  for (const key in changes) {
+  for (const key of Object.keys(changes)) {
     if (key in options) Object.defineProperty(derived, key, { value: changes[key], enumerable: true, writable: true, configurable: true })
     else derived[key] = changes[key]
   }
