@@ -170,7 +170,7 @@ async function connect(ctx) {
   `   client CPU µs per connection (less noisy than conn/s on a shared machine), sequential: ${cpuNote(1)}; ` +
     `50 parallel: ${cpuNote(50)}.`)
   progress('connect', started)
-  ctx.server = server
+  server.close()
 }
 
 // 4. In-flight de-duplication ------------------------------------------------------------------
