@@ -97,6 +97,9 @@ function parse(argv) {
   return { command, target: rest[0], json: values.json === true, options }
 }
 
+// Refusals of the arguments themselves: a usage error (exit 2), not a finding about the target.
+const USAGE_CODES = ['ERR_INVALID_ARG_VALUE', 'ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE']
+
 function print(text) {
   process.stdout.write(`${text}\n`)
 }
@@ -107,7 +110,7 @@ async function check({ target, json, options }) {
   try {
     report = await diagnose(target, options)
   } catch (err) {
-    if (err.code === 'ERR_INVALID_ARG_VALUE' || err.code === 'ERR_INVALID_ARG_TYPE') throw new UsageError(err.message)
+    if (USAGE_CODES.includes(err.code)) throw new UsageError(err.message)
     throw err
   }
   print(json ? JSON.stringify(report, null, 2) : formatReport(report))
@@ -124,7 +127,7 @@ async function resolve({ target: host, json, options }) {
   try {
     addresses = await resolveIPv4(host, options)
   } catch (err) {
-    if (err.code === 'ERR_INVALID_ARG_VALUE' || err.code === 'ERR_INVALID_ARG_TYPE') throw new UsageError(err.message)
+    if (USAGE_CODES.includes(err.code)) throw new UsageError(err.message)
     const message = sanitize(err.message, argv)
     if (json) print(JSON.stringify({ host: sanitize(host, argv), addresses: [], error: { code: err.code, message } }, null, 2))
     else process.stderr.write(`${err.code}: ${message}\n`)
