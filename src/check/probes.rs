@@ -617,26 +617,15 @@ mod tests {
             )
             .verdict
         };
-        assert_eq!(
-            v(refused("127.0.0.1:5432", "ECONNREFUSED")),
-            Verdict::PortClosed
-        );
-        assert_eq!(
-            v(refused("127.0.0.1:5432", "ETIMEDOUT")),
-            Verdict::PortTimeout
-        );
-        assert_eq!(
-            v(refused("127.0.0.1:5432", "ENETUNREACH")),
-            Verdict::PortUnreachable
-        );
-        assert_eq!(
-            v(refused("127.0.0.1:5432", "EHOSTUNREACH")),
-            Verdict::PortUnreachable
-        );
-        assert_eq!(
-            v(refused("127.0.0.1:5432", "EACCES")),
-            Verdict::ConnectFailed
-        );
+        for (code, verdict) in [
+            ("ECONNREFUSED", Verdict::PortClosed),
+            ("ETIMEDOUT", Verdict::PortTimeout),
+            ("ENETUNREACH", Verdict::PortUnreachable),
+            ("EHOSTUNREACH", Verdict::PortUnreachable),
+            ("EACCES", Verdict::ConnectFailed),
+        ] {
+            assert_eq!(v(refused("127.0.0.1:5432", code)), verdict, "{code}");
+        }
         let r = judge(
             &target("x.test"),
             Ok(vec![Ipv4Addr::LOCALHOST]),
