@@ -9,6 +9,7 @@
 const net = require('node:net')
 const { resolveIPv4, patchNet, unpatchNet } = require('..')
 const { startDnsServer } = require('./helpers/dns-server')
+const { rejection } = require('./helpers/rejection')
 
 const STRAY = '127.0.0.66'
 const ZONE = {
@@ -57,15 +58,6 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
   await dns.close()
 })
-
-async function rejection(promise) {
-  try {
-    await promise
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
-}
 
 // The address the patched connect reached (the server answers with its own address).
 function connectedTo(host) {

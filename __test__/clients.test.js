@@ -10,10 +10,8 @@
 //
 // Needs root, unshare and redis-server; skipped with a warning elsewhere, a failure when CI=true.
 
-const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
-const { describeInNamespace, runInNamespace } = require('./helpers/netns')
+const { describeInNamespace, runDriver } = require('./helpers/netns')
 
 const DRIVER = path.join(__dirname, 'fixtures', 'clients', 'driver.js')
 const RESOLV_CONF = 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n'
@@ -31,26 +29,9 @@ const errorText = (r) => JSON.stringify([r.error, r.lastError, r.crashed, r.chil
 describeInNamespace('real clients that resolve names themselves, on an IPv4-only platform', () => {
   let results
   beforeAll(async () => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ipv4-force-clients-'))
-    fs.chmodSync(tmp, 0o755)
-    try {
-      const out = await runInNamespace({
-        script: DRIVER,
-        etc: { 'resolv.conf': RESOLV_CONF, hosts: HOSTS },
-        env: { NS_TMP: tmp },
-        timeout: RUN_TIMEOUT_MS,
-      })
-      let run
-      try {
-        run = JSON.parse(out.stdout.trim().split('\n').pop())
-      } catch {
-        throw new Error(`driver printed no JSON (exit ${out.code}, ${out.signal}):\n${out.stderr.slice(-6000)}`)
-      }
-      if (Object.keys(run.setupErrors).length > 0) throw new Error(`setup failed: ${JSON.stringify(run.setupErrors)}`)
-      results = run.results
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true })
-    }
+    // Readable by others: the driver's servers keep their files in it.
+    const run = await runDriver({ script: DRIVER, etc: { 'resolv.conf': RESOLV_CONF, hosts: HOSTS }, tag: 'clients', timeout: RUN_TIMEOUT_MS, folderMode: 0o755 })
+    results = run.results
   }, RUN_TIMEOUT_MS + 10_000)
 
   for (const client of CLIENTS) {

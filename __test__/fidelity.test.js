@@ -12,10 +12,8 @@
 // Runs on whatever node runs jest (process.execPath): .ci/run reruns it on Node 22 and 24.9.
 // Needs root and unshare (Linux); skipped with a warning elsewhere, a failure when CI=true.
 
-const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
-const { describeInNamespace, runInNamespace } = require('./helpers/netns')
+const { describeInNamespace, runDriver } = require('./helpers/netns')
 const { SCENARIO_NAMES } = require('./fixtures/fidelity/scenarios')
 
 const DRIVER = path.join(__dirname, 'fixtures', 'fidelity', 'driver.js')
@@ -105,26 +103,9 @@ const INTENDED = {
 describeInNamespace('fidelity: patched Node observes what plain Node observes', () => {
   let run
   beforeAll(async () => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ipv4-force-fidelity-'))
-    try {
-      const out = await runInNamespace({
-        script: DRIVER,
-        etc: { 'resolv.conf': RESOLV_CONF, hosts: HOSTS },
-        env: { NS_TMP: tmp },
-        timeout: RUN_TIMEOUT_MS,
-      })
-      const line = out.stdout.trim().split('\n').pop()
-      try {
-        run = JSON.parse(line)
-      } catch {
-        throw new Error(`driver printed no JSON (exit ${out.code}, ${out.signal}):\n${out.stderr.slice(-6000)}`)
-      }
-      if (Object.keys(run.setupErrors).length > 0) throw new Error(`setup failed: ${JSON.stringify(run.setupErrors)}`)
-      for (const mode of ['plain', ...PATCHED_MODES]) {
-        if (!run[mode] || run[mode].childFailed) throw new Error(`${mode} run failed: ${run[mode] && run[mode].childFailed}`)
-      }
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true })
+    run = await runDriver({ script: DRIVER, etc: { 'resolv.conf': RESOLV_CONF, hosts: HOSTS }, tag: 'fidelity', timeout: RUN_TIMEOUT_MS })
+    for (const mode of ['plain', ...PATCHED_MODES]) {
+      if (!run[mode] || run[mode].childFailed) throw new Error(`${mode} run failed: ${run[mode] && run[mode].childFailed}`)
     }
   }, RUN_TIMEOUT_MS + 10_000)
 

@@ -5,6 +5,7 @@
 
 const { resolveIPv4, lookup, clearCache } = require('..')
 const { startDnsServer, freePort } = require('./helpers/dns-server')
+const { rejection } = require('./helpers/rejection')
 
 const ZONE = {
   'dual.test': { A: ['127.0.0.1'], AAAA: ['2406:da18:243:7412::1'], ttl: 300 },
@@ -29,15 +30,6 @@ beforeAll(async () => {
   options = { nameservers: [server.address], timeout: 300, attempts: 2, errorTtl: 0 }
 })
 afterAll(() => server.close())
-
-async function rejection(promise) {
-  try {
-    await promise
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
-}
 
 describe('resolveIPv4 answers', () => {
   test('a dual-stack name gives only its A records', async () => {

@@ -105,4 +105,28 @@ function runInNamespace({ script, args = [], etc = {}, env = {}, timeout = 30000
   })
 }
 
-module.exports = { namespaceUnavailableReason, namespaceGate, describeInNamespace, runInNamespace }
+/**
+ * Runs a fixture driver (fixtures/<name>/driver.js) in a namespace, with a scratch folder of its
+ * own in NS_TMP (created with `folderMode`, removed afterwards), and returns the JSON object the
+ * driver printed last. Fails with the driver's stderr when it printed none, and when its set-up
+ * reported errors.
+ */
+async function runDriver({ script, etc, tag, timeout, folderMode = 0o700 }) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `ipv4-force-${tag}-`))
+  fs.chmodSync(tmp, folderMode)
+  try {
+    const out = await runInNamespace({ script, etc, env: { NS_TMP: tmp }, timeout })
+    let run
+    try {
+      run = JSON.parse(out.stdout.trim().split('\n').pop())
+    } catch {
+      throw new Error(`driver printed no JSON (exit ${out.code}, ${out.signal}):\n${out.stderr.slice(-6000)}`)
+    }
+    if (Object.keys(run.setupErrors).length > 0) throw new Error(`setup failed: ${JSON.stringify(run.setupErrors)}`)
+    return run
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+module.exports = { namespaceUnavailableReason, namespaceGate, describeInNamespace, runInNamespace, runDriver }
