@@ -18,6 +18,8 @@ const { lookupWith, deliverLater, acceptedLookupCall, nodeDnsLookup, noop } = re
 const { invalidArgType, invalidArgValue, lookupError, own } = require('./errors.js')
 
 const debug = debuglog('ipv4-force')
+// NODE_DEBUG is read once, at start-up: whether each forced lookup logs a line.
+const logged = debug.enabled
 const PATCH_OPTIONS = [...RESOLVER_OPTIONS, 'hosts', 'allowIPv6Literals', 'dnsLookup']
 
 // Node marks the `[options, cb]` array that net.connect / http.Agent / undici pass to
@@ -77,7 +79,6 @@ function patchConfig(options) {
 
 // The IPv4 lookup for one resolver, with NODE_DEBUG=ipv4-force's one line per forced lookup.
 function makeForcedLookup(resolver) {
-  const logged = debug.enabled // NODE_DEBUG is read once, at start-up
   return function ipv4ForceLookup(hostname, all, callback) {
     lookupWith(resolver, hostname, all, logged ? withDebugLine(hostname, callback) : callback)
   }
@@ -159,7 +160,7 @@ function ipv4FromCallerLookup(callerLookup, config) {
     if (forced === null) return
     if (!forced) return callerLookup.call(this, hostname, dnsOptions, callback)
     const all = Boolean(dnsOptions && dnsOptions.all)
-    const reply = debug.enabled ? withDebugLine(hostname, callback) : callback
+    const reply = logged ? withDebugLine(hostname, callback) : callback
     callerLookup.call(this, hostname, dnsOptions, (err, address, family) => {
       if (err || (all && !Array.isArray(address))) return callback(err, address, family)
       if (all) {
@@ -287,7 +288,7 @@ function connectArgs(socket, args, state) {
 function hasOneAddress(state, host, options) {
   const config = state.config
   // dns.lookup checks `hints`; NODE_DEBUG=ipv4-force's line per lookup comes from its path too.
-  if (!config.dnsLookup || dns.lookup !== state.installedLookup || options.localAddress || options.hints || debug.enabled) return false
+  if (!config.dnsLookup || dns.lookup !== state.installedLookup || options.localAddress || options.hints || logged) return false
   const address = knownAddress(config, host)
   if (address === null) return false
   try {
