@@ -227,7 +227,8 @@ impl Ipv4Resolver {
 }
 
 impl Resolved {
-    fn forever(ip: Ipv4Addr) -> Self {
+    /// An IPv4 literal's answer: itself, for ever.
+    pub fn forever(ip: Ipv4Addr) -> Self {
         Resolved {
             addresses: vec![ip],
             valid_until: super::cache::instant_after(super::cache::FOREVER),

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::locking::lock;
-use crate::lookup::cache::{instant_after, TtlCache, FOREVER};
+use crate::lookup::cache::{instant_after, TtlCache};
 use crate::lookup::errors::LookupError;
 use crate::lookup::hostname::{parse_host, Host};
-use crate::lookup::resolver::{Ipv4Resolver, ResolverSettings};
+use crate::lookup::resolver::{Ipv4Resolver, Resolved, ResolverSettings};
 
 const CACHE_CAPACITY: usize = 10_000;
 
@@ -20,6 +20,16 @@ pub type Outcome = Result<Arc<Answer>, Arc<LookupError>>;
 pub struct Answer {
     pub addresses: Vec<String>,
     pub valid_until: Instant,
+}
+
+/// The addresses as JS gets them, formatted once.
+impl From<Resolved> for Answer {
+    fn from(resolved: Resolved) -> Self {
+        Answer {
+            addresses: resolved.addresses.iter().map(|a| a.to_string()).collect(),
+            valid_until: resolved.valid_until,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -129,12 +139,9 @@ impl LookupService {
         match parse_host(input) {
             Ok(Host::Ipv4(ip) | Host::MappedIpv4(ip)) => {
                 // An IP literal's "answer" never changes.
-                let forever = instant_after(FOREVER);
-                let answer = Answer {
-                    addresses: vec![ip.to_string()],
-                    valid_until: forever,
-                };
-                Some((Ok(Arc::new(answer)), forever))
+                let answer = Answer::from(Resolved::forever(ip));
+                let until = answer.valid_until;
+                Some((Ok(Arc::new(answer)), until))
             }
             // Names need a query; malformed input gets its error from the resolver, so the
             // wording lives in one place.
@@ -152,10 +159,7 @@ impl LookupService {
                 |o| self.ttl(o),
                 || async {
                     match self.resolver.resolve(input).await {
-                        Ok(resolved) => Ok(Arc::new(Answer {
-                            addresses: resolved.addresses.iter().map(|a| a.to_string()).collect(),
-                            valid_until: resolved.valid_until,
-                        })),
+                        Ok(resolved) => Ok(Arc::new(Answer::from(resolved))),
                         Err(err) => Err(Arc::new(err)),
                     }
                 },
