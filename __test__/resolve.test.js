@@ -3,6 +3,8 @@
 // resolveIPv4 / lookup against a real DNS server on loopback (the tests' own), through the
 // `nameservers` option. The system configuration is exercised in namespace.test.js.
 
+const dgram = require('node:dgram')
+
 const { resolveIPv4, lookup, clearCache } = require('..')
 const { startDnsServer, freePort } = require('./helpers/dns-server')
 const { rejection } = require('./helpers/rejection')
@@ -116,6 +118,27 @@ describe('resolveIPv4 errors are shaped like Node dns errors', () => {
     const port = await freePort()
     const err = await rejection(resolveIPv4('dual.test', { nameservers: [`127.0.0.1:${port}`], timeout: 200, attempts: 1 }))
     expect(err.code).toBe('ETIMEOUT')
+  })
+
+  test('a first nameserver that stops answering costs one short wait, not one per lookup', async () => {
+    // The first nameserver is asked directly; unanswered after a third of a second, the other
+    // nameservers are asked too, and the silent one is left out for a while.
+    const silent = dgram.createSocket('udp4')
+    await new Promise((resolve) => silent.bind(0, '127.0.0.1', resolve))
+    try {
+      const opts = { nameservers: [`127.0.0.1:${silent.address().port}`, server.address], timeout: 3000, attempts: 2, errorTtl: 0 }
+      let started = Date.now()
+      expect(await resolveIPv4('v4only.test', opts)).toEqual(['127.0.0.2', '127.0.0.3'])
+      expect(Date.now() - started).toBeLessThan(1500)
+      started = Date.now()
+      for (let i = 0; i < 20; i++) {
+        expect((await rejection(resolveIPv4(`gone-${i}.test`, opts))).code).toBe('ENOTFOUND')
+      }
+      // Waiting on the silent server each time would take 20 × 333 ms.
+      expect(Date.now() - started).toBeLessThan(3000)
+    } finally {
+      silent.close()
+    }
   })
 
   const REASONS = {

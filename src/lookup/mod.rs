@@ -8,4 +8,5 @@ pub mod hostname;
 pub mod resolver;
 pub mod service;
 pub mod system_config;
+pub mod udp_exchange;
 pub mod udp_pool;

@@ -3,21 +3,24 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolverConfig, ResolverOpts};
-use hickory_resolver::lookup::Lookup;
+use hickory_resolver::config::{ProtocolConfig, ResolveHosts};
 use hickory_resolver::net::{DnsError, NetError, NoRecords};
-use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::op::{Query, ResponseCode};
+use hickory_resolver::proto::rr::domain::usage::{self, ResolverUsage};
 use hickory_resolver::proto::rr::rdata::CNAME;
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use hickory_resolver::Hosts;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::locking::lock;
 use crate::lookup::errors::{ErrorCode, LookupError};
 use crate::lookup::hostname::{parse_host, Host};
+use crate::lookup::udp_exchange::{DirectServer, QueryOptions};
 use crate::lookup::udp_pool::PooledUdpProvider;
 
 /// hickory's resolver on tokio, with UDP sockets reused between queries (see udp_pool.rs).
@@ -28,6 +31,9 @@ const SYSTEM_ANSWER_TTL: Duration = Duration::from_secs(1);
 /// getaddrinfo calls running at once, process-wide: each holds a thread for as long as the system
 /// resolver takes, and with the DNS server down thousands of lookups would otherwise each start one.
 const MAX_SYSTEM_LOOKUPS: usize = 8;
+/// A question the first nameserver has not answered after this long is also put to the full
+/// resolver: hickory's own UDP client re-sends a question after this interval at the least.
+const HEDGE_AFTER: Duration = hickory_resolver::proto::op::DEFAULT_RETRY_FLOOR;
 /// CNAME hops followed before a chain counts as broken.
 const MAX_CNAME_HOPS: usize = 16;
 
@@ -60,6 +66,12 @@ pub struct Ipv4Resolver {
 /// The hickory resolver, and what it was built with that decides which names are asked.
 struct Native {
     resolver: HickoryResolver,
+    /// The hosts file, shared with `resolver`.
+    hosts: Arc<Hosts>,
+    /// The first nameserver, asked directly (udp_exchange.rs) when it can be.
+    direct: Option<DirectServer>,
+    /// The nameservers over TCP only, for a question whose direct UDP reply was truncated.
+    tcp_resolver: Option<HickoryResolver>,
     search: Vec<Name>,
     domain: Option<Name>,
     ndots: usize,
@@ -132,15 +144,7 @@ impl Ipv4Resolver {
         for candidate in native.candidates(&query) {
             // A fully qualified name: hickory asks exactly this name (its hosts file first), so
             // the owner the answer must be for is known.
-            let outcome = match native
-                .resolver
-                .lookup(candidate.clone(), RecordType::A)
-                .await
-            {
-                Ok(lookup) => answer_for(&candidate, &lookup),
-                Err(err) => Err(Failure::Net(err)),
-            };
-            match outcome {
+            match native.ask(&candidate).await {
                 Ok(resolved) => return Ok(resolved),
                 Err(failure) => last = Some((candidate, failure)),
             }
@@ -237,6 +241,108 @@ impl Resolved {
 }
 
 impl Native {
+    /// `name`'s A records: from the hosts file, else from the first nameserver asked directly,
+    /// else through hickory's resolver (its pool, retries, other nameservers, TCP).
+    ///
+    /// A direct question unanswered after `hedge_after` is raced by the full resolver, as
+    /// hickory's own UDP client re-sends a question after its retry interval: the first to
+    /// settle it wins. A first nameserver that failed, or was beaten, is left out for a while.
+    async fn ask(&self, name: &Name) -> Result<Resolved, Failure> {
+        let query = Query::query(name.clone(), RecordType::A);
+        if let Some(lookup) = self.hosts.lookup_static_host(&query) {
+            return answer_for(name, lookup.answers());
+        }
+        let direct_server = self.direct.as_ref().filter(|s| s.in_use());
+        let Some(server) = direct_server.filter(|_| !answered_by_hickory(name)) else {
+            return self.ask_pool(name).await;
+        };
+        // One timer: first the hedge, then the direct question's own timeout.
+        let started = tokio::time::Instant::now();
+        let direct = self.ask_direct(server, name, query);
+        let timer = tokio::time::sleep(HEDGE_AFTER.min(server.timeout / 2));
+        tokio::pin!(direct, timer);
+        tokio::select! {
+            biased;
+            direct = &mut direct => return match direct {
+                Direct::Settled(outcome) => outcome,
+                Direct::Truncated => self.ask_tcp(name).await,
+                Direct::Unsettled => self.ask_pool(name).await,
+            },
+            () = &mut timer => {}
+        }
+        timer.as_mut().reset(started + server.timeout);
+        let full = self.ask_pool(name);
+        tokio::pin!(full);
+        tokio::select! {
+            biased;
+            direct = &mut direct => {
+                if let Direct::Settled(outcome) = direct {
+                    return outcome;
+                }
+            }
+            () = &mut timer => server.bench(),
+            outcome = &mut full => {
+                server.bench();
+                return outcome;
+            }
+        }
+        full.await
+    }
+
+    async fn ask_pool(&self, name: &Name) -> Result<Resolved, Failure> {
+        lookup_a(&self.resolver, name).await
+    }
+
+    /// After a truncated UDP reply: the question over TCP, as hickory's pool would ask next.
+    async fn ask_tcp(&self, name: &Name) -> Result<Resolved, Failure> {
+        match &self.tcp_resolver {
+            Some(tcp) => lookup_a(tcp, name).await,
+            None => self.ask_pool(name).await,
+        }
+    }
+
+    /// One UDP exchange with `server`, when its reply settles the question as hickory would
+    /// settle it; `None` leaves it to the full resolver: no reply in time, SERVFAIL or REFUSED,
+    /// a truncated reply, records of another class, a CNAME chain without an A record at its end.
+    async fn ask_direct(&self, server: &DirectServer, name: &Name, query: Query) -> Direct {
+        let response = match server.ask(query.clone()).await {
+            Ok(response) => response,
+            Err(err) => {
+                if err.server_trouble() {
+                    server.bench();
+                }
+                return Direct::Unsettled;
+            }
+        };
+        if response.truncation {
+            return Direct::Truncated;
+        }
+        let in_class = response
+            .all_sections()
+            .all(|record| record.dns_class == query.query_class());
+        if !in_class {
+            return Direct::Unsettled;
+        }
+        let no_records = |code| {
+            Direct::Settled(Err(Failure::Net(NetError::Dns(DnsError::NoRecordsFound(
+                NoRecords::new(query.clone(), code),
+            )))))
+        };
+        match response.response_code {
+            ResponseCode::NoError if response.answers.is_empty() => {
+                no_records(ResponseCode::NoError)
+            }
+            ResponseCode::NoError => match answer_for(name, &response.answers) {
+                Ok(resolved) => Direct::Settled(Ok(resolved)),
+                Err(_) => Direct::Unsettled,
+            },
+            ResponseCode::NXDomain if server.trust_negative_responses => {
+                no_records(ResponseCode::NXDomain)
+            }
+            _ => Direct::Unsettled,
+        }
+    }
+
     /// The fully qualified names to ask for `name`, in order: hickory's own search-list rule
     /// (`ndots`, `domain`, `search`), the one `lookup_ip` applies.
     fn candidates(&self, name: &Name) -> Vec<Name> {
@@ -265,6 +371,54 @@ impl Native {
     }
 }
 
+/// What one direct exchange decided.
+enum Direct {
+    /// The reply settles the question as hickory would.
+    Settled(Result<Resolved, Failure>),
+    /// Too big for UDP: ask over TCP.
+    Truncated,
+    /// Anything else: the full resolver decides (no reply in time, SERVFAIL or REFUSED, records
+    /// of another class, a CNAME chain without an A record at its end, a letter-case mismatch).
+    Unsettled,
+}
+
+async fn lookup_a(resolver: &HickoryResolver, name: &Name) -> Result<Resolved, Failure> {
+    match resolver.lookup(name.clone(), RecordType::A).await {
+        Ok(lookup) => answer_for(name, lookup.answers()),
+        Err(err) => Err(Failure::Net(err)),
+    }
+}
+
+/// Names hickory answers without asking a nameserver (RFC 6761: localhost, `.invalid`...),
+/// found by the same rule as its caching client.
+fn answered_by_hickory(name: &Name) -> bool {
+    // Every such zone ends in one of these labels: most names are told apart by it alone.
+    let last = name.iter().next_back().unwrap_or_default();
+    let maybe = [&b"localhost"[..], b"invalid", b"local", b"onion", b"arpa"]
+        .iter()
+        .any(|tld| tld.eq_ignore_ascii_case(last));
+    if !maybe {
+        return false;
+    }
+    let special = [
+        &*usage::LOCALHOST,
+        &*usage::IN_ADDR_ARPA_127,
+        &*usage::IP6_ARPA_1,
+        &*usage::INVALID,
+        &*usage::LOCAL,
+        &*usage::ONION,
+    ];
+    special
+        .into_iter()
+        .find(|zone| zone.zone_of(name))
+        .is_some_and(|zone| {
+            !matches!(
+                zone.resolver(),
+                ResolverUsage::Normal | ResolverUsage::LinkLocal
+            )
+        })
+}
+
 /// Why one candidate name gave no address.
 enum Failure {
     Net(NetError),
@@ -276,8 +430,7 @@ enum Failure {
 /// The addresses of `asked` in `lookup`: A records owned by `asked` or by a name its CNAME chain
 /// leads to (case-insensitive), never a record for another owner listed in the same answer and
 /// never an AAAA record. Valid for the smallest TTL among the records used.
-fn answer_for(asked: &Name, lookup: &Lookup) -> Result<Resolved, Failure> {
-    let records = lookup.answers();
+fn answer_for(asked: &Name, records: &[Record]) -> Result<Resolved, Failure> {
     let mut chain: Vec<Name> = vec![asked.clone()];
     let mut ttl = u32::MAX;
     let mut current = asked.clone();
@@ -386,16 +539,78 @@ fn build_native(settings: &ResolverSettings) -> Result<Native, String> {
     let search = config.search().to_vec();
     let domain = config.domain().cloned();
     let ndots = opts.ndots;
-    let resolver = HickoryResolver::builder_with_config(config, PooledUdpProvider::default())
-        .with_options(opts)
-        .build()
-        .map_err(|e| format!("cannot build the DNS resolver: {e}"))?;
+    let provider = PooledUdpProvider::default();
+    let direct = direct_server(&config, &opts, &provider);
+    // Read once, as hickory would, and shared with both resolvers.
+    let hosts = Arc::new(match opts.use_hosts_file {
+        ResolveHosts::Always | ResolveHosts::Auto => Hosts::from_system().unwrap_or_default(),
+        ResolveHosts::Never => Hosts::default(),
+    });
+    let build = |config: ResolverConfig| {
+        let mut resolver = HickoryResolver::builder_with_config(config, provider.clone())
+            .with_options(opts.clone())
+            .build()
+            .map_err(|e| format!("cannot build the DNS resolver: {e}"))?;
+        resolver.set_hosts(hosts.clone());
+        Ok::<_, String>(resolver)
+    };
+    let tcp_resolver = match (&direct, tcp_only(&config)) {
+        (Some(_), Some(tcp)) => Some(build(tcp)?),
+        _ => None,
+    };
+    let resolver = build(config)?;
     Ok(Native {
         resolver,
+        hosts,
+        direct,
+        tcp_resolver,
         search,
         domain,
         ndots,
     })
+}
+
+/// The first nameserver, when it takes plain UDP from any local address.
+fn direct_server(
+    config: &ResolverConfig,
+    opts: &ResolverOpts,
+    provider: &PooledUdpProvider,
+) -> Option<DirectServer> {
+    let first = config.name_servers().first()?;
+    let udp = first
+        .connections
+        .iter()
+        .find(|c| c.protocol == ProtocolConfig::Udp)?;
+    if udp.bind_addr.is_some() {
+        return None;
+    }
+    Some(DirectServer::new(
+        provider.clone(),
+        SocketAddr::new(first.ip, udp.port),
+        first.trust_negative_responses,
+        QueryOptions {
+            recursion_desired: opts.recursion_desired,
+            edns_payload: opts.edns0.then_some(opts.edns_payload_len),
+            case_randomization: opts.case_randomization,
+        },
+        opts.timeout,
+    ))
+}
+
+/// The same nameservers, over TCP only (`None` when none takes TCP).
+fn tcp_only(config: &ResolverConfig) -> Option<ResolverConfig> {
+    let servers: Vec<NameServerConfig> = config
+        .name_servers()
+        .iter()
+        .filter_map(|server| {
+            let mut server = server.clone();
+            server
+                .connections
+                .retain(|c| c.protocol == ProtocolConfig::Tcp);
+            (!server.connections.is_empty()).then_some(server)
+        })
+        .collect();
+    (!servers.is_empty()).then(|| ResolverConfig::from_name_servers(servers))
 }
 
 fn explicit_config(servers: &[SocketAddr]) -> ResolverConfig {
@@ -624,6 +839,28 @@ mod tests {
         assert_eq!(classify("a", &refused).code, ErrorCode::Refused);
         let servfail = NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail));
         assert_eq!(classify("a", &servfail).code, ErrorCode::ServFail);
+    }
+
+    #[test]
+    fn special_use_names_are_left_to_hickory() {
+        let special = |name: &str| answered_by_hickory(&Name::from_ascii(name).unwrap());
+        for name in [
+            "localhost.",
+            "db.LOCALHOST.",
+            "x.invalid.",
+            "1.0.0.127.in-addr.arpa.",
+        ] {
+            assert!(special(name), "{name}");
+        }
+        // `.local` is asked like any name (hickory has no mDNS here); look-alikes are not special.
+        for name in [
+            "printer.local.",
+            "mylocalhost.",
+            "localhost.example.",
+            "db.example.com.",
+        ] {
+            assert!(!special(name), "{name}");
+        }
     }
 
     #[test]
