@@ -106,7 +106,7 @@ impl Ipv4Resolver {
         let native = self.query_a(input, &name).await;
         match native {
             Err(err) if self.settings.fallback && err.code.allows_fallback() => {
-                match system_lookup_ipv4(&name).await {
+                match Box::pin(system_lookup_ipv4(&name)).await {
                     Ok(addresses) => Ok(Resolved {
                         addresses,
                         valid_until: Instant::now() + SYSTEM_ANSWER_TTL,
@@ -158,15 +158,17 @@ impl Ipv4Resolver {
         };
         let err = match failure {
             Failure::CnameLoop => return Err(cname_loop_error(input)),
-            Failure::NoAddress => return Err(self.no_ipv4_error(input, name, &candidate).await),
+            Failure::NoAddress => {
+                return Err(Box::pin(self.no_ipv4_error(input, name, &candidate)).await)
+            }
             Failure::Net(err) => classify(input, &err),
         };
         match err.code {
-            ErrorCode::NoData => Err(self.no_ipv4_error(input, name, &candidate).await),
+            ErrorCode::NoData => Err(Box::pin(self.no_ipv4_error(input, name, &candidate)).await),
             // With a search list, the name itself may answer "no A record" and the last search
             // candidate NXDOMAIN, which is what is reported. An AAAA query tells an IPv6-only name
             // from a missing one.
-            ErrorCode::NotFound => match self.resolve_ipv6(name).await {
+            ErrorCode::NotFound => match Box::pin(self.resolve_ipv6(name)).await {
                 Ok(ipv6) if !ipv6.is_empty() => Err(LookupError::ipv6_only(input, Some(ipv6[0]))),
                 _ => Err(err),
             },
@@ -305,7 +307,7 @@ impl Native {
     /// settle it; `None` leaves it to the full resolver: no reply in time, SERVFAIL or REFUSED,
     /// a truncated reply, records of another class, a CNAME chain without an A record at its end.
     async fn ask_direct(&self, server: &DirectServer, name: &Name, query: Query) -> Direct {
-        let response = match server.ask(query.clone()).await {
+        let response = match server.ask(&query).await {
             Ok(response) => response,
             Err(err) => {
                 if err.server_trouble() {
@@ -382,11 +384,19 @@ enum Direct {
     Unsettled,
 }
 
-async fn lookup_a(resolver: &HickoryResolver, name: &Name) -> Result<Resolved, Failure> {
-    match resolver.lookup(name.clone(), RecordType::A).await {
-        Ok(lookup) => answer_for(name, lookup.answers()),
-        Err(err) => Err(Failure::Net(err)),
+/// Through hickory's resolver. Boxed, as are the other rare paths: a lookup's future is moved
+/// into its task when it starts, and would otherwise carry hickory's large futures inline.
+fn lookup_a<'a>(
+    resolver: &'a HickoryResolver,
+    name: &'a Name,
+) -> BoxFuture<'a, Result<Resolved, Failure>> {
+    async move {
+        match resolver.lookup(name.clone(), RecordType::A).await {
+            Ok(lookup) => answer_for(name, lookup.answers()),
+            Err(err) => Err(Failure::Net(err)),
+        }
     }
+    .boxed()
 }
 
 /// Names hickory answers without asking a nameserver (RFC 6761: localhost, `.invalid`...),

@@ -51,21 +51,23 @@ pub enum ExchangeError {
 pub async fn exchange(
     provider: &PooledUdpProvider,
     server: SocketAddr,
-    query: Query,
+    query: &Query,
     options: QueryOptions,
 ) -> Result<DnsResponse, ExchangeError> {
-    let original = query.clone();
-    let mut request_options = DnsRequestOptions::default();
-    request_options.recursion_desired = options.recursion_desired;
-    request_options.case_randomization = options.case_randomization;
-    if let Some(payload) = options.edns_payload {
-        request_options.use_edns = true;
-        request_options.edns_payload_len = payload;
-    }
-    let request = DnsRequest::from_query(query, request_options);
-    let sent_question = request.queries[0].clone();
-    let id = request.id;
-    let bytes = request.to_vec().map_err(|_| ExchangeError::Encode)?;
+    // Only what the checks need is kept across the awaits (the future's size is copied when a
+    // lookup starts).
+    let (id, sent_question, bytes) = {
+        let mut request_options = DnsRequestOptions::default();
+        request_options.recursion_desired = options.recursion_desired;
+        request_options.case_randomization = options.case_randomization;
+        if let Some(payload) = options.edns_payload {
+            request_options.use_edns = true;
+            request_options.edns_payload_len = payload;
+        }
+        let mut request = DnsRequest::from_query(query.clone(), request_options);
+        let bytes = request.to_vec().map_err(|_| ExchangeError::Encode)?;
+        (request.id, request.queries.swap_remove(0), bytes)
+    };
 
     let local = match server {
         SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -106,7 +108,7 @@ pub async fn exchange(
         if options.case_randomization && !response.queries[0].name().eq_case(sent_question.name()) {
             return Err(ExchangeError::CaseMismatch);
         }
-        response.queries[0] = original;
+        response.queries[0] = query.clone();
         return Ok(response);
     }
 }
@@ -149,7 +151,7 @@ impl DirectServer {
     }
 
     /// Unbounded: see `exchange`.
-    pub async fn ask(&self, query: Query) -> Result<DnsResponse, ExchangeError> {
+    pub async fn ask(&self, query: &Query) -> Result<DnsResponse, ExchangeError> {
         exchange(&self.provider, self.address, query, self.options).await
     }
 
@@ -237,7 +239,7 @@ mod tests {
         let provider = PooledUdpProvider::default();
         tokio::time::timeout(
             Duration::from_secs(2),
-            exchange(&provider, server, question(), OPTIONS),
+            exchange(&provider, server, &question(), OPTIONS),
         )
         .await
         .expect("the exchange settles")
