@@ -138,6 +138,9 @@ fn answer_or_start(
     napi::bindgen_prelude::spawn(async move {
         let outcome = lookup_catching_panics(&service, &hostname).await;
         if completed.push((id, outcome)) {
+            // The JS thread is told once per batch: the lookups whose replies came in with this
+            // one push theirs first (yield_now waits for the next turn of tokio's I/O driver).
+            tokio::task::yield_now().await;
             notify();
         }
     });

@@ -491,9 +491,7 @@ fn cname_record_of(owner: &Name, records: &[Record]) -> Option<(Name, u32)> {
 
 /// Case-insensitive, with or without the final dot (hosts-file records may lack it).
 fn same_name(a: &Name, b: &Name) -> bool {
-    let (a, b) = (a.to_ascii(), b.to_ascii());
-    a.trim_end_matches('.')
-        .eq_ignore_ascii_case(b.trim_end_matches('.'))
+    a.eq_ignore_root(b)
 }
 
 fn fqdn(mut name: Name) -> Name {
