@@ -259,7 +259,8 @@ async function threadpool(ctx) {
 
 // 6. Memory, size, load time ------------------------------------------------------------------------
 async function memory(ctx) {
-  const { results, server } = ctx
+  const { results } = ctx
+  const server = await startTcpServer() // the connect soak's target
   // Each in a fresh process: two identical rounds of 1M hot + 100k cold lookups per implementation,
   // and of 100k connects through patchNet() (by name) and unpatched (by IP, the control).
   const memRun = (impl) => runJson(['--expose-gc', path.join(__dirname, 'memory.js'), PKG, HOT, 'mem', impl, String(server.port)])
