@@ -22,8 +22,8 @@ use hickory_resolver::proto::op::{DnsRequest, DnsRequestOptions, DnsResponse, Qu
 
 use crate::lookup::udp_pool::PooledUdpProvider;
 
-/// Large enough for any UDP reply a server sends without EDNS (512) or with hickory's default
-/// EDNS payload: a longer datagram would be cut, fail to parse, and go to the full resolver.
+/// Larger than any UDP reply a server sends without EDNS (512 bytes) or with hickory's default
+/// EDNS payload (1232). A datagram that fills it may have been cut: the full resolver asks again.
 const RECEIVE_BUFFER: usize = 4096;
 
 /// How to ask: the options hickory's resolver would put in its request.
@@ -43,6 +43,8 @@ pub enum ExchangeError {
     CaseMismatch,
     /// hickory-proto could not encode the question (not expected for a checked name).
     Encode,
+    /// The reply filled the receive buffer, so it may have been cut.
+    Oversized,
 }
 
 /// Asks `server` for `query` once, from a pooled socket (udp_pool.rs), and waits for the reply
@@ -98,6 +100,9 @@ pub async fn exchange(
         let reply = &buffer[..len];
         if reply.len() < 2 || u16::from_be_bytes([reply[0], reply[1]]) != id {
             continue;
+        }
+        if len == buffer.len() {
+            return Err(ExchangeError::Oversized);
         }
         let Ok(mut response) = DnsResponse::from_buffer(reply.to_vec()) else {
             continue;
@@ -308,6 +313,17 @@ mod tests {
             ask(address).await,
             Err(ExchangeError::CaseMismatch)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_reply_that_may_have_been_cut_is_not_used() {
+        let address = server(|query| {
+            let mut bytes = reply_to(query, &[[192, 0, 2, 1]]).to_vec().unwrap();
+            bytes.resize(RECEIVE_BUFFER + 100, 0);
+            vec![(false, bytes)]
+        })
+        .await;
+        assert!(matches!(ask(address).await, Err(ExchangeError::Oversized)));
     }
 
     #[tokio::test]
