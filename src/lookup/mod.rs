@@ -1,6 +1,8 @@
-//! Resolving a name to IPv4 addresses: hostname parsing (`hostname`), the hickory resolver with
-//! its fallback (`resolver`) over reused UDP sockets (`udp_pool`), the shared TTL cache (`cache`,
-//! `service`), and failures shaped like Node's dns errors, with the advice a person needs (`errors`).
+//! Resolving a name to IPv4 addresses: hostname parsing (`hostname`), the resolver with its
+//! fallback (`resolver`): the first nameserver asked directly (`udp_exchange`), hickory's full
+//! client for everything else, both over reused UDP sockets (`udp_pool`); the shared TTL cache
+//! (`cache`, `service`), and failures shaped like Node's dns errors, with the advice a person
+//! needs (`errors`).
 
 pub mod cache;
 pub mod errors;

@@ -1,5 +1,7 @@
-//! IPv4-only name resolution: hickory-resolver (A records only, system or explicit
-//! configuration), then the system resolver (getaddrinfo) as a fallback when hickory cannot answer.
+//! IPv4-only name resolution, A records only, with the system or an explicit configuration: the
+//! first nameserver asked directly (udp_exchange.rs) for the common case, hickory-resolver for
+//! everything that reply does not settle, then the system resolver (getaddrinfo) as a fallback
+//! when neither can answer.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
