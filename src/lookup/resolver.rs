@@ -553,7 +553,7 @@ fn build_native(settings: &ResolverSettings) -> Result<Native, String> {
     let domain = config.domain().cloned();
     let ndots = opts.ndots;
     let provider = PooledUdpProvider::default();
-    let direct = direct_server(&config, &opts, &provider);
+    let direct = direct_server(&config, &opts);
     // Read once, as hickory would, and shared with both resolvers.
     let hosts = Arc::new(match opts.use_hosts_file {
         ResolveHosts::Always | ResolveHosts::Auto => Hosts::from_system().unwrap_or_default(),
@@ -584,11 +584,7 @@ fn build_native(settings: &ResolverSettings) -> Result<Native, String> {
 }
 
 /// The first nameserver, when it takes plain UDP from any local address.
-fn direct_server(
-    config: &ResolverConfig,
-    opts: &ResolverOpts,
-    provider: &PooledUdpProvider,
-) -> Option<DirectServer> {
+fn direct_server(config: &ResolverConfig, opts: &ResolverOpts) -> Option<DirectServer> {
     let first = config.name_servers().first()?;
     let udp = first
         .connections
@@ -598,7 +594,6 @@ fn direct_server(
         return None;
     }
     Some(DirectServer::new(
-        provider.clone(),
         SocketAddr::new(first.ip, udp.port),
         first.trust_negative_responses,
         QueryOptions {

@@ -317,7 +317,7 @@ pub fn is_fd_exhaustion(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(EMFILE | ENFILE))
 }
 
-fn note_fd_exhaustion(err: &io::Error) {
+pub(crate) fn note_fd_exhaustion(err: &io::Error) {
     if is_fd_exhaustion(err) {
         let at = clock_start().elapsed().as_millis() as u64 + 1;
         FDS_EXHAUSTED_AT.store(at, Ordering::Relaxed);
