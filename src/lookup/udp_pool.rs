@@ -1,4 +1,6 @@
 //! A hickory `RuntimeProvider` that reuses UDP sockets between queries while the resolver is busy.
+//! (It serves hickory's own queries; the direct query to the first nameserver shares sockets of
+//! its own, under the same port policy: udp_exchange.rs.)
 //!
 //! Why: hickory's UDP client opens a new socket for every query (socket, bind, epoll_ctl add,
 //! then epoll_ctl del and close), which was most of the CPU a cold lookup cost us under load.
