@@ -1,8 +1,8 @@
 //! Resolving a name to IPv4 addresses: hostname parsing (`hostname`), the resolver with its
-//! fallback (`resolver`): the first nameserver asked directly (`udp_exchange`), hickory's full
-//! client for everything else, both over reused UDP sockets (`udp_pool`); the shared TTL cache
-//! (`cache`, `service`), and failures shaped like Node's dns errors, with the advice a person
-//! needs (`errors`).
+//! fallback (`resolver`): the first nameserver asked directly on sockets shared while busy
+//! (`udp_exchange`), hickory's full client for everything else on reused sockets (`udp_pool`);
+//! the shared TTL cache (`cache`, `service`), and failures shaped like Node's dns errors, with the
+//! advice a person needs (`errors`).
 
 pub mod cache;
 pub mod errors;

@@ -559,9 +559,12 @@ fn build_native(settings: &ResolverSettings) -> Result<Native, String> {
         ResolveHosts::Always | ResolveHosts::Auto => Hosts::from_system().unwrap_or_default(),
         ResolveHosts::Never => Hosts::default(),
     });
+    // hickory's builder would read the file again for each resolver, only to be replaced.
+    let mut hickory_opts = opts.clone();
+    hickory_opts.use_hosts_file = ResolveHosts::Never;
     let build = |config: ResolverConfig| {
         let mut resolver = HickoryResolver::builder_with_config(config, provider.clone())
-            .with_options(opts.clone())
+            .with_options(hickory_opts.clone())
             .build()
             .map_err(|e| format!("cannot build the DNS resolver: {e}"))?;
         resolver.set_hosts(hosts.clone());

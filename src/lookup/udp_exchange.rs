@@ -296,7 +296,7 @@ pub const BENCHED_FOR: Duration = Duration::from_secs(30);
 pub struct DirectServer {
     sockets: Sockets,
     pub trust_negative_responses: bool,
-    pub options: QueryOptions,
+    options: QueryOptions,
     /// The configured per-try timeout.
     pub timeout: Duration,
     /// Until when it is left out (milliseconds since `epoch`, 0: not left out).
