@@ -208,6 +208,19 @@ export declare function redactTarget(text: string): string
 /** Worker threads of the tokio runtime lookups run on (`null`: napi-rs's default runtime). */
 export declare function runtimeWorkerThreads(): number | null
 
+export declare function stats(): Stats
+
+/** Counters since the process started, for every thread of it. */
+export interface Stats {
+  /**
+   * Checks of /etc/resolv.conf and /etc/hosts (at most one a second, by lookups that need a
+   * query).
+   */
+  configChecks: number
+  /** Resolvers rebuilt because one of those files changed. */
+  configReloads: number
+}
+
 /**
  * The verdict of `diagnose()` / `ipv4-force check`; `reachable` and `resolves` are the good ones
  * (the command exits 0). Exported to JS as a string union (binding.d.ts).

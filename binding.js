@@ -846,4 +846,5 @@ module.exports.ipv6OnlyFailure = nativeBinding.ipv6OnlyFailure
 module.exports.LookupErrorCode = nativeBinding.LookupErrorCode
 module.exports.redactTarget = nativeBinding.redactTarget
 module.exports.runtimeWorkerThreads = nativeBinding.runtimeWorkerThreads
+module.exports.stats = nativeBinding.stats
 module.exports.Verdict = nativeBinding.Verdict

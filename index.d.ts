@@ -88,6 +88,9 @@ export function lookup(
 /** A `lookup` like the one above, bound to resolver options (`nameservers`, `timeout`…). */
 export function createLookup(options?: ResolverOptions): typeof lookup
 
+/** `'native'`: the Rust addon; `'node'`: no addon for this platform, Node's own resolvers (see README). */
+export const backend: 'native' | 'node'
+
 /**
  * Makes every TCP/TLS connection by hostname in this process (net, tls, http, https, fetch, pg,
  * mysql2, ioredis…) resolve to IPv4 through ipv4-force. The `host` option is never rewritten, so TLS
@@ -95,9 +98,6 @@ export function createLookup(options?: ResolverOptions): typeof lookup
  * Calling it again keeps one wrapper and takes the new options.
  * @returns `unpatchNet`
  */
-/** `'native'`: the Rust addon; `'node'`: no addon for this platform, Node's own resolvers (see README). */
-export const backend: 'native' | 'node'
-
 export function patchNet(options?: PatchOptions): () => boolean
 
 /** Restores `net.Socket.prototype.connect`. Returns false when nothing was patched. */
@@ -106,8 +106,17 @@ export function unpatchNet(): boolean
 /** Whether `patchNet()` is in effect. */
 export function isPatched(): boolean
 
-/** Forgets every cached answer and failure. */
+/**
+ * Forgets every cached answer and failure, and makes the next lookup check /etc/resolv.conf and
+ * /etc/hosts for changes (otherwise checked at most once a second).
+ */
 export function clearCache(): void
+
+/** Counters since the process started, for all its threads (`stats()`). */
+export type Stats = binding.Stats
+
+/** Counters since the process started; cheap enough to scrape every few seconds. */
+export function stats(): Stats
 
 /** The verdict of `diagnose()` / `ipv4-force check`. */
 export type Verdict = binding.Verdict

@@ -24,5 +24,7 @@ module.exports = {
   unpatchNet,
   isPatched,
   clearCache,
+  /** Counters since the process started (see index.d.ts). */
+  stats: () => ({ ...native.stats() }),
   diagnose: require('./lib/diagnose.js').diagnose,
 }

@@ -27,6 +27,7 @@ async function full() {
   await scenarios.hot(ctx)
   const { cold } = await scenarios.cold(ctx)
   await scenarios.headroom(ctx, cold)
+  await scenarios.configCheck(ctx)
   scenarios.cleanSlate(ctx)
   await scenarios.connect(ctx)
   await scenarios.dedup(ctx)

@@ -82,6 +82,28 @@ async function hot(ctx, n = 5) {
   return { seq: hotSeq, par: hotPar, cb: hotCbR }
 }
 
+// 2d. Following the system's files ----------------------------------------------------------
+// The same cold load in fresh processes, the files checked on every lookup that needs a query
+// (IPV4_FORCE_CONFIG_CHECK_MS=0, as glibc stats resolv.conf) against the default (once a
+// second): the difference is what a check costs, and what the default saves.
+async function configCheck(ctx, n = 3) {
+  const { results, started } = ctx
+  const probe = (mode) => {
+    const env = mode === 'every' ? { IPV4_FORCE_CONFIG_CHECK_MS: '0' } : {}
+    return runJson([path.join(__dirname, 'config-check.js'), PKG, `cc-${mode}-${Date.now()}`, String(ms(1000))], env)
+  }
+  const runs = await rounds(n, ['interval', 'every'], async (mode) => probe(mode))
+  const rates = { ipv4: runs.every.map((r) => r.rate), interval: runs.interval.map((r) => r.rate) }
+  results.rows.push(row('2d cold, files checked on every lookup (ops/s)', rates, fmtRate, 'interval', 'info', null))
+  const cpu = (mode) => median(runs[mode].map((r) => r.cpuUsPerLookup))
+  results.notes.push(`2d: ipv4-force column = /etc/resolv.conf and /etc/hosts checked (stat) on every lookup that needs a ` +
+    `query; reference = the default, at most once a second (${median(runs.interval.map((r) => r.checks))} checks per run). ` +
+    `CPU per cold lookup ${cpu('every').toFixed(1)} µs vs ${cpu('interval').toFixed(1)} µs: a check costs about ` +
+    `${Math.max(0, cpu('every') - cpu('interval')).toFixed(1)} µs per lookup, ` +
+    'so the default spends that once a second, whatever the lookup rate.')
+  progress('config check', started)
+}
+
 // 2. Cold lookups ----------------------------------------------------------------------------
 async function cold(ctx, n = 3, { rtt = true } = {}) {
   const { results, started, dm, resolveIPv4, resolver, cl } = ctx
@@ -299,4 +321,5 @@ async function memory(ctx) {
     `${fmtMsPlain(median(loads.map((l) => l.firstLookupMs)))} ms (median of 5).`)
 }
 
-module.exports = { HOT, setup, cleanSlate, hot, cold, headroom, connect, dedup, threadpool, memory }
+module.exports = {
+  configCheck, HOT, setup, cleanSlate, hot, cold, headroom, connect, dedup, threadpool, memory }

@@ -69,8 +69,8 @@ async function rounds(n, keys, fn) {
   return out
 }
 
-function runJson(args) {
-  const res = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 })
+function runJson(args, env = {}) {
+  const res = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } })
   if (res.status !== 0) throw new Error(`${args.join(' ')} failed (${res.status}): ${res.stderr}`)
   return JSON.parse(res.stdout.trim().split('\n').pop())
 }

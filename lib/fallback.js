@@ -159,4 +159,9 @@ function redactTarget(text) {
   return String(text).replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@/?#]*@/i, '$1****@').replace(/[?#].*$/s, '?****')
 }
 
-module.exports = { backend, NativeResolver, createResolver, LookupDispatcher, ipv6OnlyFailure, ipv6LiteralFailure, diagnose, redactTarget }
+// Node's resolvers read the system's files themselves: there is nothing to check or reload here.
+function stats() {
+  return { configChecks: 0, configReloads: 0 }
+}
+
+module.exports = { backend, stats, NativeResolver, createResolver, LookupDispatcher, ipv6OnlyFailure, ipv6LiteralFailure, diagnose, redactTarget }

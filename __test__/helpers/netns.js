@@ -71,13 +71,26 @@ function describeInNamespace(title, body, options) {
 
 /**
  * Runs `node script` in a new namespace (`unshare <flags>`). `etc` maps file names under /etc to
- * their content, or to null to make the file missing. Resolves with {code, signal, stdout, stderr}.
+ * their content, or to null to make the file missing. With `privateEtc`, /etc is a private copy
+ * whose files the script may rewrite, replace by rename, or turn into symlinks (a bind-mounted
+ * file can only be rewritten in place). Resolves with {code, signal, stdout, stderr}.
  */
-function runInNamespace({ script, args = [], etc = {}, env = {}, timeout = 30000, flags = UNSHARE_FLAGS }) {
+function runInNamespace({ script, args = [], etc = {}, env = {}, timeout = 30000, flags = UNSHARE_FLAGS, privateEtc = false }) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ipv4-force-ns-'))
   const lines = ['set -e', 'ip link set lo up']
   const missing = Object.keys(etc).filter((name) => etc[name] === null)
-  if (missing.length > 0) {
+  if (privateEtc) {
+    lines.push(`cp -a /etc "${tmp}/etc"`, `touch "${tmp}/etc/.ipv4-force-private"`, `mount --bind "${tmp}/etc" /etc`)
+    for (const [name, content] of Object.entries(etc)) {
+      const file = path.join(tmp, 'etc', name)
+      lines.push(`rm -f "${file}"`)
+      if (content !== null) {
+        fs.writeFileSync(path.join(tmp, `${name}.initial`), content)
+        lines.push(`cp "${tmp}/${name}.initial" "${file}"`)
+      }
+    }
+    etc = {}
+  } else if (missing.length > 0) {
     // A file cannot be unmounted away: give the namespace a private copy of /etc without it.
     lines.push(`cp -a /etc "${tmp}/etc"`, ...missing.map((n) => `rm -f "${tmp}/etc/${n}"`), `mount --bind "${tmp}/etc" /etc`)
   }
@@ -111,11 +124,11 @@ function runInNamespace({ script, args = [], etc = {}, env = {}, timeout = 30000
  * driver printed last. Fails with the driver's stderr when it printed none, and when its set-up
  * reported errors.
  */
-async function runDriver({ script, etc, tag, timeout, folderMode = 0o700 }) {
+async function runDriver({ script, etc, tag, timeout, folderMode = 0o700, args, privateEtc }) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `ipv4-force-${tag}-`))
   fs.chmodSync(tmp, folderMode)
   try {
-    const out = await runInNamespace({ script, etc, env: { NS_TMP: tmp }, timeout })
+    const out = await runInNamespace({ script, args, etc, env: { NS_TMP: tmp }, timeout, privateEtc })
     let run
     try {
       run = JSON.parse(out.stdout.trim().split('\n').pop())

@@ -11,6 +11,7 @@ mod diagnose;
 mod lookups;
 mod options;
 mod runtime;
+mod stats;
 mod wake;
 
 use std::panic::AssertUnwindSafe;

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,8 @@ pub struct TtlCache<V> {
     /// a configuration used for a handful of names costs a handful of entries.
     capacity: usize,
     in_flight: Mutex<HashMap<String, Arc<OnceCell<V>>>>,
+    /// Bumped by `clear`: a value computed across a clear is handed to its callers but not kept.
+    generation: AtomicU64,
 }
 
 impl<V: Clone> TtlCache<V> {
@@ -27,6 +30,7 @@ impl<V: Clone> TtlCache<V> {
             entries: Mutex::new(LruCache::unbounded()),
             capacity: capacity.max(1),
             in_flight: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -63,17 +67,21 @@ impl<V: Clone> TtlCache<V> {
         if let Some(value) = self.get(key) {
             return value;
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let cell = lock(&self.in_flight)
             .entry(key.to_string())
             .or_insert_with(|| Arc::new(OnceCell::new()))
             .clone();
         let value = cell.get_or_init(compute).await.clone();
-        // The first caller to get here moves the value from in-flight to the cache.
+        // The first caller to get here moves the value from in-flight to the cache (none does
+        // after a clear, which empties in-flight too).
         let mut in_flight = lock(&self.in_flight);
         if in_flight.get(key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
             in_flight.remove(key);
             drop(in_flight);
-            self.insert(key, value.clone(), ttl(&value));
+            if self.generation.load(Ordering::Acquire) == generation {
+                self.insert(key, value.clone(), ttl(&value));
+            }
         }
         value
     }
@@ -84,16 +92,19 @@ impl<V: Clone> TtlCache<V> {
         }
         let expires = instant_after(ttl);
         let mut entries = lock(&self.entries);
-        if entries.len() >= self.capacity && !entries.contains(key) {
-            // Evicted outside the lock.
-            let _evicted = entries.pop_lru();
-            entries.put(key.to_string(), (value, expires));
+        // Full: the least recently used entry makes room (dropped after the lock).
+        let _evicted = if entries.len() >= self.capacity && !entries.contains(key) {
+            entries.pop_lru()
         } else {
-            entries.put(key.to_string(), (value, expires));
-        }
+            None
+        };
+        entries.put(key.to_string(), (value, expires));
     }
 
+    /// Drops every entry; lookups in flight finish for their callers, and are not kept.
     pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        lock(&self.in_flight).clear();
         lock(&self.entries).clear();
     }
 
@@ -117,7 +128,7 @@ pub fn instant_after(ttl: Duration) -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     #[tokio::test]
     async fn concurrent_misses_compute_once() {
@@ -146,6 +157,43 @@ mod tests {
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert_eq!(cache.get("k"), Some(7));
+    }
+
+    #[tokio::test]
+    async fn a_value_computed_across_a_clear_reaches_its_callers_but_is_not_kept() {
+        let cache = Arc::new(TtlCache::<u32>::new(16));
+        let slow = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .get_or_compute(
+                        "k",
+                        |_| Duration::from_secs(60),
+                        || async {
+                            tokio::time::sleep(Duration::from_millis(30)).await;
+                            1 // computed with the old configuration
+                        },
+                    )
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        cache.clear();
+        // A caller after the clear does not join the old computation.
+        let fresh = cache
+            .get_or_compute("k", |_| Duration::from_secs(60), || async { 2 })
+            .await;
+        assert_eq!(fresh, 2);
+        assert_eq!(
+            slow.await.unwrap(),
+            1,
+            "the caller in flight gets its answer"
+        );
+        assert_eq!(
+            cache.get("k"),
+            Some(2),
+            "the old answer did not replace the new"
+        );
     }
 
     #[tokio::test]

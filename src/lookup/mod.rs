@@ -1,8 +1,9 @@
 //! Resolving a name to IPv4 addresses: hostname parsing (`hostname`), the resolver with its
 //! fallback (`resolver`): the first nameserver asked directly on sockets shared while busy
 //! (`udp_exchange`), hickory's full client for everything else on reused sockets (`udp_pool`);
-//! the shared TTL cache (`cache`, `service`), and failures shaped like Node's dns errors, with the
-//! advice a person needs (`errors`).
+//! the shared TTL cache (`cache`, `service`), the system's files followed while the process runs
+//! (`system_files`, `system_config`), and failures shaped like Node's dns errors, with the advice
+//! a person needs (`errors`).
 
 pub mod cache;
 pub mod errors;
@@ -10,5 +11,6 @@ pub mod hostname;
 pub mod resolver;
 pub mod service;
 pub mod system_config;
+pub mod system_files;
 pub mod udp_exchange;
 pub mod udp_pool;

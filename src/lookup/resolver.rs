@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -17,11 +18,13 @@ use hickory_resolver::proto::rr::domain::usage::{self, ResolverUsage};
 use hickory_resolver::proto::rr::rdata::CNAME;
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use hickory_resolver::Hosts;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::locking::lock;
 use crate::lookup::errors::{ErrorCode, LookupError};
 use crate::lookup::hostname::{parse_host, Host};
+use crate::lookup::system_config::system_config;
+use crate::lookup::system_files::{Content, Generations, SystemFiles};
 use crate::lookup::udp_exchange::{DirectServer, QueryOptions};
 use crate::lookup::udp_pool::PooledUdpProvider;
 
@@ -59,10 +62,26 @@ pub struct Resolved {
 }
 
 /// Resolves names to IPv4 addresses. The hickory resolver is built on first use, inside the
-/// runtime, so creating one never reads a file or fails.
+/// runtime, so creating one never reads a file or fails; with the system configuration it is
+/// built again when /etc/resolv.conf or /etc/hosts changes (system_files.rs), and with explicit
+/// nameservers when /etc/hosts changes.
 pub struct Ipv4Resolver {
     settings: ResolverSettings,
-    native: OnceCell<Result<Native, String>>,
+    files: &'static SystemFiles,
+    current: Mutex<Option<Current>>,
+    /// Bumped by each rebuild after the first build: the cache above compares it with its own.
+    rebuilds: AtomicU64,
+    /// The generations `current` was built from, packed (`u64::MAX`: not built yet), for the
+    /// hot path's check without the lock.
+    built_from: AtomicU64,
+}
+
+/// The resolver in use, and what it was built from. Lookups hold an `Arc` of the resolver, so
+/// those in flight during a rebuild finish on the old one, which is freed (its sockets and tasks
+/// with it) when the last of them ends.
+struct Current {
+    native: Arc<Result<Native, String>>,
+    generations: Generations,
 }
 
 /// The hickory resolver, and what it was built with that decides which names are asked.
@@ -81,10 +100,52 @@ struct Native {
 
 impl Ipv4Resolver {
     pub fn new(settings: ResolverSettings) -> Self {
+        Ipv4Resolver::with_files(settings, SystemFiles::system())
+    }
+
+    /// A resolver that follows these files instead of the system's (tests).
+    pub fn with_files(settings: ResolverSettings, files: &'static SystemFiles) -> Self {
         Ipv4Resolver {
             settings,
-            native: OnceCell::new(),
+            files,
+            current: Mutex::new(None),
+            rebuilds: AtomicU64::new(0),
+            built_from: AtomicU64::new(u64::MAX),
         }
+    }
+
+    pub fn files(&self) -> &'static SystemFiles {
+        self.files
+    }
+
+    /// Whether the files changed since this resolver was built in a way that concerns it (the
+    /// hosts file always; resolv.conf with the system configuration). Atomics only.
+    pub fn is_behind(&self, now: Generations) -> bool {
+        let built = self.built_from.load(Ordering::Acquire);
+        built != u64::MAX && self.concerning(Generations::unpack(built)) != self.concerning(now)
+    }
+
+    fn concerning(&self, generations: Generations) -> Generations {
+        Generations {
+            resolv_conf: if self.settings.nameservers.is_some() {
+                0
+            } else {
+                generations.resolv_conf
+            },
+            ..generations
+        }
+    }
+
+    /// How many times the resolver was rebuilt after a change: answers cached before the last
+    /// rebuild may be stale.
+    pub fn rebuilds(&self) -> u64 {
+        self.rebuilds.load(Ordering::Acquire)
+    }
+
+    /// Checks the files if due and rebuilds the resolver if they changed; returns `rebuilds()`.
+    pub fn follow_system(&self) -> u64 {
+        self.native();
+        self.rebuilds()
     }
 
     /// The host's IPv4 addresses (never an empty list), or why there are none.
@@ -122,7 +183,11 @@ impl Ipv4Resolver {
 
     /// The name's AAAA records, through the same configuration (for diagnostics).
     pub async fn resolve_ipv6(&self, name: &str) -> Result<Vec<Ipv6Addr>, LookupError> {
-        let native = self.native().await.map_err(|e| no_config_error(name, e))?;
+        let native = self.native();
+        let native = native
+            .as_ref()
+            .as_ref()
+            .map_err(|e| no_config_error(name, e))?;
         let query = dns_name(name).map_err(|e| classify(name, &e))?;
         match native.resolver.lookup(query, RecordType::AAAA).await {
             Ok(lookup) => Ok(lookup
@@ -140,7 +205,11 @@ impl Ipv4Resolver {
     /// The A records of `name`, asked as glibc does: each candidate of the search list in turn,
     /// keeping only addresses owned by the name asked or by its CNAME chain.
     async fn query_a(&self, input: &str, name: &str) -> Result<Resolved, LookupError> {
-        let native = self.native().await.map_err(|e| no_config_error(input, e))?;
+        let native = self.native();
+        let native = native
+            .as_ref()
+            .as_ref()
+            .map_err(|e| no_config_error(input, e))?;
         let query = dns_name(name).map_err(|e| classify(input, &e))?;
         let mut last = None;
         for candidate in native.candidates(&query) {
@@ -190,7 +259,8 @@ impl Ipv4Resolver {
     /// Walks the CNAME chain from `start` one CNAME query at a time: true when it comes back to a
     /// name already seen, or is longer than any sane chain. Only asked when there is no address.
     async fn cname_loops(&self, start: &Name) -> bool {
-        let Ok(native) = self.native().await else {
+        let native = self.native();
+        let Ok(native) = native.as_ref() else {
             return false;
         };
         let mut seen = vec![start.clone()];
@@ -225,13 +295,64 @@ impl Ipv4Resolver {
         LookupError::ipv6_only(input, seen)
     }
 
-    async fn native(&self) -> Result<&Native, &str> {
-        self.native
-            .get_or_init(|| async { build_native(&self.settings) })
-            .await
-            .as_ref()
-            .map_err(String::as_str)
+    /// The resolver for the files as they are now: checked if due, rebuilt if they changed.
+    fn native(&self) -> Arc<Result<Native, String>> {
+        let now = self.concerning(self.files.refresh(Instant::now()));
+        if let Some(current) = lock(&self.current).as_ref() {
+            if self.concerning(current.generations) == now {
+                return current.native.clone();
+            }
+        }
+        self.rebuild()
     }
+
+    /// Builds the resolver from the files as last read (system_files.rs keeps the last good
+    /// resolv.conf while the file is missing or unusable).
+    fn rebuild(&self) -> Arc<Result<Native, String>> {
+        let files = self.files.snapshot();
+        let mut current = lock(&self.current);
+        if let Some(built) = current.as_ref() {
+            if self.concerning(built.generations) == self.concerning(files.generations) {
+                return built.native.clone();
+            }
+        }
+        let config = match &self.settings.nameservers {
+            Some(servers) => Ok((explicit_config(servers), ResolverOpts::default())),
+            None => system_config(&files.resolv_conf),
+        };
+        let native = Arc::new(config.and_then(|(config, opts)| {
+            build_native(&self.settings, config, opts, hosts_from(&files.hosts))
+        }));
+        if current.is_some() {
+            self.rebuilds.fetch_add(1, Ordering::AcqRel);
+            RELOADS.fetch_add(1, Ordering::Relaxed);
+        }
+        *current = Some(Current {
+            native: native.clone(),
+            generations: files.generations,
+        });
+        self.built_from
+            .store(files.generations.pack(), Ordering::Release);
+        native
+    }
+}
+
+/// Resolvers rebuilt after a change of the system's files, process-wide (`stats()`).
+static RELOADS: AtomicU64 = AtomicU64::new(0);
+
+pub fn config_reloads() -> u64 {
+    RELOADS.load(Ordering::Relaxed)
+}
+
+/// The hosts file's entries; none when it is missing or unreadable, as for getaddrinfo.
+fn hosts_from(content: &Content) -> Arc<Hosts> {
+    let mut hosts = Hosts::default();
+    if let Ok(bytes) = content {
+        if hosts.read_hosts_conf(&bytes[..]).is_err() {
+            hosts = Hosts::default();
+        }
+    }
+    Arc::new(hosts)
 }
 
 impl Resolved {
@@ -524,11 +645,12 @@ fn cname_loop_error(input: &str) -> LookupError {
     )
 }
 
-fn build_native(settings: &ResolverSettings) -> Result<Native, String> {
-    let (config, mut opts) = match &settings.nameservers {
-        Some(servers) => (explicit_config(servers), ResolverOpts::default()),
-        None => super::system_config::read_system_config()?,
-    };
+fn build_native(
+    settings: &ResolverSettings,
+    config: ResolverConfig,
+    mut opts: ResolverOpts,
+    hosts: Arc<Hosts>,
+) -> Result<Native, String> {
     // hickory 0.26 defaults to Ipv6AndIpv4: ask for A records only.
     opts.ip_strategy = LookupIpStrategy::Ipv4Only;
     // Answers are cached one level up, with TTL bounds the caller chose.
@@ -554,11 +676,11 @@ fn build_native(settings: &ResolverSettings) -> Result<Native, String> {
     let ndots = opts.ndots;
     let provider = PooledUdpProvider::default();
     let direct = direct_server(&config, &opts);
-    // Read once, as hickory would, and shared with both resolvers.
-    let hosts = Arc::new(match opts.use_hosts_file {
-        ResolveHosts::Always | ResolveHosts::Auto => Hosts::from_system().unwrap_or_default(),
-        ResolveHosts::Never => Hosts::default(),
-    });
+    // The hosts file as system_files.rs last read it, shared with both resolvers.
+    let hosts = match opts.use_hosts_file {
+        ResolveHosts::Always | ResolveHosts::Auto => hosts,
+        ResolveHosts::Never => Arc::new(Hosts::default()),
+    };
     // hickory's builder would read the file again for each resolver, only to be replaced.
     let mut hickory_opts = opts.clone();
     hickory_opts.use_hosts_file = ResolveHosts::Never;

@@ -2,6 +2,7 @@
 //! caller in the process (worker threads included, since the addon's statics are per process).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,9 @@ pub struct LookupService {
     resolver: Ipv4Resolver,
     cache: TtlCache<Outcome>,
     cache_settings: CacheSettings,
+    /// The resolver's `rebuilds()` the cached answers belong to: answers from before a rebuild
+    /// (a new nameserver, search list or hosts file) are dropped.
+    cache_rebuilds: AtomicU64,
 }
 
 type Key = (ResolverSettings, CacheSettings);
@@ -119,10 +123,15 @@ pub fn shared(settings: ResolverSettings, cache_settings: CacheSettings) -> Arc<
 
 impl LookupService {
     pub fn new(settings: ResolverSettings, cache_settings: CacheSettings) -> Self {
+        LookupService::with_resolver(Ipv4Resolver::new(settings), cache_settings)
+    }
+
+    pub fn with_resolver(resolver: Ipv4Resolver, cache_settings: CacheSettings) -> Self {
         LookupService {
-            resolver: Ipv4Resolver::new(settings),
+            resolver,
             cache: TtlCache::new(CACHE_CAPACITY),
             cache_settings,
+            cache_rebuilds: AtomicU64::new(0),
         }
     }
 
@@ -131,10 +140,19 @@ impl LookupService {
     }
 
     /// The outcome if it is known without a query (cached, or an IP literal), and until when it
-    /// may be reused.
+    /// may be reused. Runs on the JS thread: no I/O, no lock but the cache's. A cached answer is
+    /// not handed out while a check of the system's files is due, or after they changed: the
+    /// lookup then goes to the runtime, which checks them (`lookup`).
     pub fn answer_now(&self, input: &str) -> Option<(Outcome, Instant)> {
-        if let Some(hit) = self.cache.get_with_expiry(input) {
-            return Some(hit);
+        let now = Instant::now();
+        let files = self.resolver.files();
+        let settled = !files.check_due(now)
+            && !self.resolver.is_behind(files.generations())
+            && self.cache_rebuilds.load(Ordering::Acquire) == self.resolver.rebuilds();
+        if settled {
+            if let Some((outcome, until)) = self.cache.get_with_expiry(input) {
+                return Some((outcome, until.min(files.next_check())));
+            }
         }
         match parse_host(input) {
             Ok(Host::Ipv4(ip) | Host::MappedIpv4(ip)) => {
@@ -150,8 +168,13 @@ impl LookupService {
     }
 
     /// Resolves `input`, sharing the query with concurrent callers and caching the outcome.
-    /// Also returns until when the outcome may be reused.
+    /// Also returns until when the outcome may be reused. First follows the system's files: a
+    /// change since the last check rebuilds the resolver and drops the answers cached before.
     pub async fn lookup(&self, input: &str) -> (Outcome, Instant) {
+        let rebuilds = self.resolver.follow_system();
+        if self.cache_rebuilds.swap(rebuilds, Ordering::AcqRel) != rebuilds {
+            self.cache.clear();
+        }
         let outcome = self
             .cache
             .get_or_compute(
@@ -165,7 +188,7 @@ impl LookupService {
                 },
             )
             .await;
-        let fresh_until = instant_after(self.ttl(&outcome));
+        let fresh_until = instant_after(self.ttl(&outcome)).min(self.resolver.files().next_check());
         (outcome, fresh_until)
     }
 
@@ -179,8 +202,10 @@ impl LookupService {
         }
     }
 
+    /// Drops the cached answers, and makes the next lookup check the system's files.
     pub fn clear_cache(&self) {
         self.cache.clear();
+        self.resolver.files().check_soon();
     }
 }
 
@@ -222,8 +247,10 @@ mod tests {
         let service = LookupService::new(ResolverSettings::default(), cache_settings);
         let (outcome, fresh_until) = service.lookup("::1").await;
         assert_eq!(outcome.unwrap_err().code, ErrorCode::AfNoSupport);
-        assert!(fresh_until > Instant::now() + Duration::from_secs(3600));
-        assert!(service.answer_now("::1").is_some_and(|(o, _)| o.is_err()));
+        // Reused in JS until the next check of the system's files at most; kept here for ever.
+        assert!(fresh_until <= service.resolver.files().next_check());
+        let entry = service.cache.get_with_expiry("::1").unwrap();
+        assert!(entry.1 > Instant::now() + Duration::from_secs(3600));
     }
 
     fn timeout_ms(ms: u64) -> ResolverSettings {

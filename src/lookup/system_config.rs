@@ -1,4 +1,4 @@
-//! The system DNS configuration: /etc/resolv.conf.
+//! The system DNS configuration: /etc/resolv.conf, as read by system_files.rs.
 //!
 //! Elsewhere hickory parses it (`system_conf::parse_resolv_conf`). On macOS hickory offers only
 //! `read_system_conf`, which links Apple's SystemConfiguration framework (not available when
@@ -8,12 +8,14 @@
 
 use hickory_resolver::config::{ResolverConfig, ResolverOpts};
 
+use super::system_files::Content;
+
 const PATH: &str = "/etc/resolv.conf";
 
-/// Reads and parses /etc/resolv.conf; the error says which step failed, for the user.
-pub fn read_system_config() -> Result<(ResolverConfig, ResolverOpts), String> {
-    let text = std::fs::read(PATH).map_err(|e| format!("cannot read {PATH} ({e})"))?;
-    parse(&text).map_err(|e| format!("{PATH} is not usable ({e})"))
+/// Parses /etc/resolv.conf as last read; the error says which step failed, for the user.
+pub fn system_config(resolv_conf: &Content) -> Result<(ResolverConfig, ResolverOpts), String> {
+    let text = resolv_conf.as_ref().map_err(Clone::clone)?;
+    parse(text).map_err(|e| format!("{PATH} is not usable ({e})"))
 }
 
 #[cfg(not(target_vendor = "apple"))]
