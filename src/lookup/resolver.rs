@@ -337,6 +337,13 @@ impl Ipv4Resolver {
     }
 }
 
+#[cfg(test)]
+impl Ipv4Resolver {
+    fn current_native(&self) -> std::sync::Weak<Result<Native, String>> {
+        Arc::downgrade(&lock(&self.current).as_ref().expect("built").native)
+    }
+}
+
 /// Resolvers rebuilt after a change of the system's files, process-wide (`stats()`).
 static RELOADS: AtomicU64 = AtomicU64::new(0);
 
@@ -1082,6 +1089,48 @@ mod tests {
         ] {
             assert!(!special(name), "{name}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_hosts_change_rebuilds_the_resolver_and_frees_the_old_one() {
+        let dir = std::env::temp_dir().join(format!("ipv4-force-rebuild-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let hosts = dir.join("hosts");
+        std::fs::write(&hosts, "127.0.0.5 pinned.test\n").unwrap();
+        let files: &'static SystemFiles = Box::leak(Box::new(SystemFiles::new(
+            dir.join("resolv.conf"),
+            hosts.clone(),
+            Duration::ZERO,
+        )));
+        // Nothing listens there: every answer below comes from the hosts file.
+        let settings = ResolverSettings {
+            nameservers: Some(vec!["127.0.0.1:9".parse().unwrap()]),
+            timeout: Some(Duration::from_millis(200)),
+            attempts: Some(1),
+            fallback: false,
+        };
+        let resolver = Ipv4Resolver::with_files(settings, files);
+        let first = resolver.resolve("pinned.test").await.unwrap();
+        assert_eq!(first.addresses, vec![Ipv4Addr::new(127, 0, 0, 5)]);
+        let old = resolver.current_native();
+        let in_flight = old.upgrade().unwrap(); // what a lookup in flight holds
+        assert_eq!(resolver.rebuilds(), 0);
+
+        std::fs::write(&hosts, "127.0.0.6 pinned.test\n").unwrap();
+        assert!(resolver.is_behind(files.refresh(Instant::now())));
+        let second = resolver.resolve("pinned.test").await.unwrap();
+        assert_eq!(second.addresses, vec![Ipv4Addr::new(127, 0, 0, 6)]);
+        assert_eq!(resolver.rebuilds(), 1);
+        // The old resolver lives while a lookup holds it, and is freed with the last one.
+        assert!(old.upgrade().is_some());
+        drop(in_flight);
+        assert!(old.upgrade().is_none(), "the old resolver was freed");
+
+        // Bytes unchanged (written again, or touched): no rebuild.
+        std::fs::write(&hosts, "127.0.0.6 pinned.test\n").unwrap();
+        resolver.resolve("pinned.test").await.unwrap();
+        assert_eq!(resolver.rebuilds(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
