@@ -467,3 +467,169 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::pooler_verdict::tests::{auth, tenant_not_found};
+    use crate::lookup::resolver::ResolverSettings;
+
+    /// An IP literal needs no DNS: this resolver would fail any query.
+    fn resolver() -> Ipv4Resolver {
+        Ipv4Resolver::new(ResolverSettings {
+            nameservers: Some(vec!["127.0.0.1:9".parse().unwrap()]),
+            timeout: Some(Duration::from_millis(50)),
+            attempts: Some(1),
+            fallback: false,
+        })
+    }
+
+    fn startup() -> Startup {
+        Startup {
+            user: "postgres.abc".into(),
+            database: "postgres".into(),
+        }
+    }
+
+    /// A one-connection server on loopback: answers the SSLRequest with `ssl` (none: never
+    /// answers; other than 'N': closes after it), then `answer` after the startup message, and
+    /// returns every byte the client sent.
+    async fn server(ssl: Option<u8>, answer: Vec<u8>) -> (u16, tokio::task::JoinHandle<Vec<u8>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut got = vec![0u8; 8];
+            socket.read_exact(&mut got).await.unwrap();
+            let Some(ssl) = ssl else {
+                // Silent: hold the connection until the client goes.
+                let mut rest = Vec::new();
+                let _ = socket.read_to_end(&mut rest).await;
+                got.extend(rest);
+                return got;
+            };
+            socket.write_all(&[ssl]).await.unwrap();
+            if ssl != b'N' {
+                // Not PostgreSQL: one byte, then the connection closes.
+                return got;
+            }
+            let mut len = [0u8; 4];
+            socket.read_exact(&mut len).await.unwrap();
+            let mut body = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+            socket.read_exact(&mut body).await.unwrap();
+            got.extend(len);
+            got.extend(&body);
+            socket.write_all(&answer).await.unwrap();
+            // Whatever comes after the answer, until the client closes.
+            let mut rest = Vec::new();
+            let _ = socket.read_to_end(&mut rest).await;
+            got.extend(rest);
+            got
+        });
+        (port, task)
+    }
+
+    #[tokio::test]
+    async fn an_authentication_request_means_serves_and_nothing_follows() {
+        let (port, sent) = server(Some(b'N'), auth(5, b"salt")).await;
+        let p = probe(
+            "127.0.0.1",
+            port,
+            &startup(),
+            &resolver(),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(p.verdict, PoolerVerdict::Serves, "{p:?}");
+        assert_eq!((p.tls, p.address), (Some(false), Some(Ipv4Addr::LOCALHOST)));
+        let sent = sent.await.unwrap();
+        // SSLRequest (8 bytes), then the startup message, and nothing more.
+        assert_eq!(&sent[..8], &[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+        let startup_len = u32::from_be_bytes(sent[8..12].try_into().unwrap()) as usize;
+        assert_eq!(
+            sent.len(),
+            8 + startup_len,
+            "bytes after the startup message"
+        );
+        let text = String::from_utf8_lossy(&sent[16..]);
+        assert!(
+            text.contains("user\0postgres.abc\0database\0postgres\0"),
+            "{text:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn tenant_not_found_and_other_answers() {
+        let (port, _) = server(Some(b'N'), tenant_not_found()).await;
+        let p = probe(
+            "127.0.0.1",
+            port,
+            &startup(),
+            &resolver(),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(p.verdict, PoolerVerdict::TenantNotFound, "{p:?}");
+        assert_eq!(p.detail, "FATAL XX000: Tenant or user not found");
+
+        let (port, _) = server(Some(b'X'), vec![]).await;
+        let p = probe(
+            "127.0.0.1",
+            port,
+            &startup(),
+            &resolver(),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(p.verdict, PoolerVerdict::Unexpected, "{p:?}");
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_times_out_at_the_limit() {
+        let (port, _) = server(None, vec![]).await;
+        let started = Instant::now();
+        let p = probe(
+            "127.0.0.1",
+            port,
+            &startup(),
+            &resolver(),
+            Duration::from_millis(300),
+        )
+        .await;
+        assert_eq!(p.verdict, PoolerVerdict::Timeout, "{p:?}");
+        assert!(p.detail.contains("the SSLRequest"), "{}", p.detail);
+        assert!(started.elapsed() < Duration::from_millis(1000));
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_a_connect_failure() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let p = probe(
+            "127.0.0.1",
+            port,
+            &startup(),
+            &resolver(),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(p.verdict, PoolerVerdict::ConnectFailed, "{p:?}");
+        assert!(p.detail.contains("ECONNREFUSED"), "{}", p.detail);
+    }
+
+    #[test]
+    fn limits() {
+        let l = Limits::with_timeout(Duration::from_secs(5));
+        assert_eq!(
+            (l.per_probe, l.total, l.in_flight),
+            (PROBE_TIME_LIMIT, SEARCH_TIME_LIMIT, MAX_IN_FLIGHT)
+        );
+        assert_eq!(
+            Limits::with_timeout(Duration::from_millis(800)).per_probe,
+            Duration::from_millis(800)
+        );
+    }
+}
