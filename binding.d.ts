@@ -84,6 +84,11 @@ export interface DiagnoseOptions {
    * configuration.
    */
   fallback?: boolean
+  /**
+   * Supabase only: look for the project's pooler in this region only (`eu-west-1`…).
+   * Default: every region Supabase lists.
+   */
+  region?: string
 }
 
 /** What `diagnose()` found; every key is always present (`null` for "none"), in this order. */
@@ -113,6 +118,11 @@ export interface DiagnoseReport {
   summary: string
   /** What to do next. */
   hint: string
+  /**
+   * Supabase only (a direct host without IPv4, or a pooler URL): which pooler serves the
+   * project, and the string to paste.
+   */
+  pooler: PoolerReport | null
 }
 
 /** The TCP connect over IPv4. */
@@ -129,6 +139,25 @@ export interface DiagnoseTcp4 {
   /** What happened, or why no connection was tried. */
   message: string
 }
+
+/** Options of `findSupabasePooler()`. */
+export interface FindPoolerOptions {
+  /** Milliseconds per DNS try, and the cap on each probe. Default: 5000 (probes: 3000). */
+  timeout?: number
+  nameservers?: Array<string>
+  fallback?: boolean
+  /** Only this region (`eu-west-1`…). */
+  region?: string
+  /** The database named in the startup message and the string to paste. Default: `postgres`. */
+  database?: string
+}
+
+/**
+ * Which Supabase pooler serves the project of `host` (a direct host `db.<ref>.supabase.co`): the
+ * search `ipv4-force check` runs, for a start-up preflight. Never rejects: a bad argument or a
+ * panic comes back as a failure.
+ */
+export declare function findSupabasePooler(host: string, options?: FindPoolerOptions | undefined | null): Promise<PoolerSearch | CallFailure>
 
 /** The EAFNOSUPPORT failure for a connection to an IPv6 literal, with what to do about it. */
 export declare function ipv6LiteralFailure(address: string): LookupFailure
@@ -199,6 +228,77 @@ export interface NativeResolverOptions {
   errorTtl?: number
 }
 
+/** One pooler host asked with a PostgreSQL startup message (never a password). */
+export interface PoolerCandidate {
+  /** `aws-1-eu-west-1.pooler.supabase.com`. */
+  host: string
+  port: number
+  /** `aws-0`, `aws-1`… (null for a host that is not named that way). */
+  shard: string | null
+  region: string | null
+  /** The IPv4 address connected to. */
+  address: string | null
+  /**
+   * true: the pooler accepted the SSLRequest and the startup went over TLS; false: it refused
+   * it (plain); null: not asked.
+   */
+  tls: boolean | null
+  /** `serves`: it asked for a password, so it serves the project. */
+  verdict: PoolerVerdict
+  /** What was seen (the server's error as it is). */
+  detail: string
+  /** Time taken, in milliseconds. */
+  ms: number
+}
+
+/** The limits the search ran under. */
+export interface PoolerLimits {
+  perProbeMs: number
+  totalMs: number
+  inFlight: number
+}
+
+/** Supabase's pooler, as the check found it (`null` in the report for other targets). */
+export interface PoolerReport {
+  /** The project ref (from the direct host, or a pooler URL's user name). */
+  project: string | null
+  /**
+   * The user name asked with (`postgres.<ref>`; a pooler URL's own, masked unless it is
+   * `postgres` or `<role>.<ref>`).
+   */
+  user: string
+  /** A pooler URL's own host, asked with the URL's user name. */
+  urlProbe: PoolerCandidate | null
+  /** The search among every candidate, when one ran. */
+  search: PoolerSearch | null
+  /** One session-pooler connection string per pooler that serves the project. */
+  connectionStrings: Array<string>
+  /** The one to paste, when exactly one pooler serves the project. */
+  connectionString: string | null
+}
+
+/** The search for the pooler(s) that serve a Supabase project. */
+export interface PoolerSearch {
+  /** The project ref. */
+  project: string
+  /** The user name sent: `postgres.<ref>`. */
+  user: string
+  /** The region the search was narrowed to, if any. */
+  region: string | null
+  /** Every candidate, with its verdict. */
+  candidates: Array<PoolerCandidate>
+  /** One session-pooler connection string per pooler that serves the project. */
+  connectionStrings: Array<string>
+  /** The one to paste, when exactly one pooler serves the project. */
+  connectionString: string | null
+  /** The whole search, in milliseconds. */
+  ms: number
+  limits: PoolerLimits
+}
+
+/** A candidate's verdict. Exported to JS as a string union (binding.d.ts). */
+export type PoolerVerdict = 'serves' | 'tenant-not-found' | 'error' | 'unexpected' | 'no-address' | 'dns-failure' | 'connect-failed' | 'tls-failed' | 'timeout' | 'not-tried'
+
 /**
  * `text` with the password of any URL (or `user:password@host`) replaced by `****`. On a panic
  * the whole text is withheld: a credential must never leak through an error path.
@@ -225,4 +325,4 @@ export interface Stats {
  * The verdict of `diagnose()` / `ipv4-force check`; `reachable` and `resolves` are the good ones
  * (the command exits 0). Exported to JS as a string union (binding.d.ts).
  */
-export type Verdict = 'reachable' | 'resolves' | 'ipv6-only' | 'no-address' | 'not-found' | 'dns-failure' | 'port-closed' | 'port-timeout' | 'port-unreachable' | 'connect-failed'
+export type Verdict = 'reachable' | 'resolves' | 'ipv6-only' | 'no-address' | 'not-found' | 'dns-failure' | 'port-closed' | 'port-timeout' | 'port-unreachable' | 'connect-failed' | 'tenant-not-found'

@@ -7,7 +7,7 @@
 const { parseArgs } = require('node:util')
 
 const USAGE = `Usage:
-  ipv4-force check TARGET [--json] [--timeout MS] [--dns SERVER]
+  ipv4-force check TARGET [--json] [--timeout MS] [--dns SERVER] [--region REGION]
   ipv4-force resolve HOST [--json] [--timeout MS] [--dns SERVER]
   ipv4-force --help | --version
 
@@ -17,6 +17,11 @@ check     Looks up TARGET's A and AAAA records, tests whether this machine has a
           mysql://, redis://, rediss://, mongodb://, http://, https:// (the scheme's
           default port when the URL has none). Without a port, no connection is tried.
           Passwords in URLs are never printed.
+          Supabase: for a direct host db.<ref>.supabase.co without IPv4, asks each
+          pooler (aws-0-/aws-1-<region>.pooler.supabase.com, port 5432) over IPv4 for
+          a PostgreSQL session as postgres.<ref> (never with a password) and prints
+          the connection string of the one that serves the project; a pooler URL is
+          asked with its own user name ("Tenant or user not found" explained).
 resolve   Prints the IPv4 addresses ipv4-force resolves HOST to, one a line.
 
 Options:
@@ -24,6 +29,7 @@ Options:
   --timeout MS    milliseconds for the TCP connect (default 5000) and per DNS attempt
   --dns SERVER    ask this DNS server (1.2.3.4, 1.2.3.4:5353, [::1]:53) instead of the
                   system configuration; repeat for several
+  --region REGION Supabase: look for the pooler in this region only (eu-west-1, …)
   -h, --help      show this help
   -v, --version   show the version
 
@@ -34,6 +40,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   timeout: { type: 'string' },
   dns: { type: 'string', multiple: true },
+  region: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 }
@@ -94,6 +101,11 @@ function parse(argv) {
     options.timeout = ms
   }
   if (values.dns !== undefined) options.nameservers = values.dns
+  // Checked against Supabase's regions by the addon (a usage error when unknown).
+  if (values.region !== undefined) {
+    if (command !== 'check') throw new UsageError('--region is an option of check')
+    options.region = values.region
+  }
   return { command, target: rest[0], json: values.json === true, options }
 }
 

@@ -132,6 +132,18 @@ export type Tcp4Probe = binding.DiagnoseTcp4
 /** What `diagnose()` found; every key is always present (`null` for "none"). */
 export type Report = binding.DiagnoseReport
 
+/** A Supabase pooler's answer to the check's PostgreSQL startup message (`serves`: it asked for a password). */
+export type PoolerVerdict = binding.PoolerVerdict
+
+/** One pooler host asked by the check. */
+export type PoolerCandidate = binding.PoolerCandidate
+
+/** The search for the pooler that serves a Supabase project: every candidate and its verdict, and the string to paste. */
+export type PoolerSearch = binding.PoolerSearch
+
+/** Supabase's pooler as the check found it (`report.pooler`, null for other targets). */
+export type PoolerReport = binding.PoolerReport
+
 /**
  * Why a connection to `target` (`host`, `host:port`, or a URL: postgres://, mysql://, redis://,
  * rediss://, mongodb://, http://, https://) fails from this machine, and what to do. Rejects only for bad

@@ -107,7 +107,7 @@ describe('check: verdicts and exit codes', () => {
     const report = parseJson(r)
     expect(Object.keys(report)).toEqual([
       'target', 'host', 'port', 'a', 'aError', 'aaaa', 'aaaaError', 'ipv6Route', 'ipv6Source',
-      'ipv6RouteDetail', 'tcp4', 'verdict', 'ok', 'summary', 'hint',
+      'ipv6RouteDetail', 'tcp4', 'verdict', 'ok', 'summary', 'hint', 'pooler',
     ])
     expect(report).toMatchObject({
       target: `postgres://****@dual.test:${openPort}/app`,
@@ -121,6 +121,7 @@ describe('check: verdicts and exit codes', () => {
       tcp4: { attempted: true, address: `127.0.0.1:${openPort}`, ok: true, ms: expect.any(Number), error: null },
       verdict: 'reachable',
       ok: true,
+      pooler: null,
     })
     expect(report.hint).toContain('patchNet()')
     expect(report.tcp4.ms).toBeGreaterThanOrEqual(0)
@@ -152,6 +153,23 @@ describe('check: verdicts and exit codes', () => {
     expect(report).toMatchObject({ verdict: 'ipv6-only', ok: false, a: [], aaaa: ['2406:da18::7'], port: null })
     expect(report.aError.code).toBe('ENODATA')
     expect(report.hint).toContain(POOLER)
+    // The pooler search asked this test's DNS server about every candidate, which does not know
+    // them (pooler.test.js has poolers that answer): nothing was connected to.
+    const { search } = report.pooler
+    expect(search.candidates).toHaveLength(34)
+    expect(search.candidates.every((c) => c.verdict === 'no-address' && c.address === null)).toBe(true)
+    expect(dns.countQueries('aws-1-eu-west-2.pooler.supabase.com', 'A')).toBeGreaterThan(0)
+    expect(report.hint).toContain('No pooler answered for this project: 34 poolers asked')
+  })
+
+  test('--region: one of Supabase\'s regions, or a usage error', async () => {
+    const report = parseJson(await run('check', 'db.abcdefghijkl.supabase.co', '--json', '--region', 'ap-south-1'))
+    expect(report.pooler.search.candidates.map((c) => c.host)).toEqual([
+      'aws-0-ap-south-1.pooler.supabase.com', 'aws-1-ap-south-1.pooler.supabase.com'])
+    expectUsageError(await run('check', 'db.abcdefghijkl.supabase.co', '--region', 'eu-west-9'), 'eu-west-9')
+    expectUsageError(await run('resolve', 'dual.test', '--region', 'eu-west-1'), '--region is an option of check')
+    await expect(diagnose('dual.test', { region: 'nowhere' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' })
+    await expect(diagnose('dual.test', { region: 1 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' })
   })
 
   test('NXDOMAIN: exit 1, not-found, with what was seen', async () => {
@@ -330,7 +348,7 @@ describe('resolve, --help, --version', () => {
   test('--help and --version', async () => {
     const help = await cli(['--help'])
     expect(help).toMatchObject({ status: 0, stderr: '' })
-    expect(help.stdout).toContain('ipv4-force check TARGET [--json] [--timeout MS] [--dns SERVER]')
+    expect(help.stdout).toContain('ipv4-force check TARGET [--json] [--timeout MS] [--dns SERVER] [--region REGION]')
     expect(help.stdout).toContain('ipv4-force resolve HOST')
     expect(await cli(['--version'])).toMatchObject({ status: 0, stdout: `${version}\n`, stderr: '' })
   })

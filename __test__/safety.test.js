@@ -90,6 +90,13 @@ describe('no abort', () => {
     }`, { IPV4_FORCE_TEST_PANIC: 'redact:postgres://u:secret@h' })
     expect(redact).toMatchObject({ code: 0, signal: null })
     expect(redact.result).not.toContain('secret')
+    // The pooler search (findSupabasePooler, for a preflight): the panic is caught before any query.
+    const pooler = await child(`async (pkg, startDnsServer, print) => {
+      const { findSupabasePooler } = require(${JSON.stringify(path.join(REPO, 'lib', 'diagnose.js'))})
+      const err = await findSupabasePooler('db.boom.supabase.co', { nameservers: ['127.0.0.1:1'] }).catch((e) => e)
+      print({ code: err.code })
+    }`, { IPV4_FORCE_TEST_PANIC: 'find_pooler:db.boom.supabase.co' })
+    expect(pooler).toMatchObject({ code: 0, signal: null, result: { code: 'EINTERNAL' } })
   })
 })
 

@@ -154,6 +154,9 @@ async function diagnose() {
   }
 }
 
+// The pooler search of `check`, for a preflight: needs the addon too.
+const findSupabasePooler = diagnose
+
 // Without the addon's parser: everything between "//" and "@", and any query or fragment, hidden.
 function redactTarget(text) {
   return String(text).replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@/?#]*@/i, '$1****@').replace(/[?#].*$/s, '?****')
@@ -164,4 +167,4 @@ function stats() {
   return { configChecks: 0, configReloads: 0 }
 }
 
-module.exports = { backend, stats, NativeResolver, createResolver, LookupDispatcher, ipv6OnlyFailure, ipv6LiteralFailure, diagnose, redactTarget }
+module.exports = { backend, stats, NativeResolver, createResolver, LookupDispatcher, ipv6OnlyFailure, ipv6LiteralFailure, diagnose, findSupabasePooler, redactTarget }

@@ -6,7 +6,10 @@ use napi_derive::napi;
 
 use super::codes::{CallFailure, CallFailureCode, LookupErrorCode};
 use super::options::{adapt_options, NativeResolverOptions};
+use crate::check::pooler_probe::{self, PoolerProbe, Search};
+use crate::check::pooler_verdict::PoolerVerdict;
 use crate::check::probes::Verdict;
+use crate::check::supabase;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
@@ -25,6 +28,77 @@ pub struct DiagnoseOptions {
     /// Ask getaddrinfo when the Rust resolver cannot answer. Default: true with the system
     /// configuration.
     pub fallback: Option<bool>,
+    /// Supabase only: look for the project's pooler in this region only (`eu-west-1`…).
+    /// Default: every region Supabase lists.
+    pub region: Option<String>,
+}
+
+/// One pooler host asked with a PostgreSQL startup message (never a password).
+#[napi(object, use_nullable = true)]
+pub struct PoolerCandidate {
+    /// `aws-1-eu-west-1.pooler.supabase.com`.
+    pub host: String,
+    pub port: u32,
+    /// `aws-0`, `aws-1`… (null for a host that is not named that way).
+    pub shard: Option<String>,
+    pub region: Option<String>,
+    /// The IPv4 address connected to.
+    pub address: Option<String>,
+    /// true: the pooler accepted the SSLRequest and the startup went over TLS; false: it refused
+    /// it (plain); null: not asked.
+    pub tls: Option<bool>,
+    /// `serves`: it asked for a password, so it serves the project.
+    pub verdict: PoolerVerdict,
+    /// What was seen (the server's error as it is).
+    pub detail: String,
+    /// Time taken, in milliseconds.
+    pub ms: f64,
+}
+
+/// The limits the search ran under.
+#[napi(object)]
+pub struct PoolerLimits {
+    pub per_probe_ms: f64,
+    pub total_ms: f64,
+    pub in_flight: u32,
+}
+
+/// The search for the pooler(s) that serve a Supabase project.
+#[napi(object, use_nullable = true)]
+pub struct PoolerSearch {
+    /// The project ref.
+    pub project: String,
+    /// The user name sent: `postgres.<ref>`.
+    pub user: String,
+    /// The region the search was narrowed to, if any.
+    pub region: Option<String>,
+    /// Every candidate, with its verdict.
+    pub candidates: Vec<PoolerCandidate>,
+    /// One session-pooler connection string per pooler that serves the project.
+    pub connection_strings: Vec<String>,
+    /// The one to paste, when exactly one pooler serves the project.
+    pub connection_string: Option<String>,
+    /// The whole search, in milliseconds.
+    pub ms: f64,
+    pub limits: PoolerLimits,
+}
+
+/// Supabase's pooler, as the check found it (`null` in the report for other targets).
+#[napi(object, use_nullable = true)]
+pub struct PoolerReport {
+    /// The project ref (from the direct host, or a pooler URL's user name).
+    pub project: Option<String>,
+    /// The user name asked with (`postgres.<ref>`; a pooler URL's own, masked unless it is
+    /// `postgres` or `<role>.<ref>`).
+    pub user: String,
+    /// A pooler URL's own host, asked with the URL's user name.
+    pub url_probe: Option<PoolerCandidate>,
+    /// The search among every candidate, when one ran.
+    pub search: Option<PoolerSearch>,
+    /// One session-pooler connection string per pooler that serves the project.
+    pub connection_strings: Vec<String>,
+    /// The one to paste, when exactly one pooler serves the project.
+    pub connection_string: Option<String>,
 }
 
 /// A failed DNS question of the check.
@@ -78,6 +152,9 @@ pub struct DiagnoseReport {
     pub summary: String,
     /// What to do next.
     pub hint: String,
+    /// Supabase only (a direct host without IPv4, or a pooler URL): which pooler serves the
+    /// project, and the string to paste.
+    pub pooler: Option<PoolerReport>,
 }
 
 /// Checks `target` (host, host:port or URL); never rejects: usage problems come back as a failure,
@@ -118,7 +195,12 @@ async fn diagnose_unguarded(
         timeout: None,
         nameservers: None,
         fallback: None,
+        region: None,
     });
+    if let Err(failure) = check_region(options.region.as_deref()) {
+        return Either::B(failure);
+    }
+    let region = options.region;
     let resolver_options = NativeResolverOptions {
         nameservers: options.nameservers,
         timeout: options.timeout,
@@ -134,7 +216,13 @@ async fn diagnose_unguarded(
     let service = service::shared(settings, cache);
     let display = parsed.display.clone();
     let task = tokio::spawn(async move {
-        probes::diagnose(&parsed, service.resolver(), connect_timeout).await
+        probes::diagnose(
+            &parsed,
+            service.resolver(),
+            connect_timeout,
+            region.as_deref(),
+        )
+        .await
     });
     match task.await {
         Ok(report) => Either::A(to_js_report(report)),
@@ -142,6 +230,178 @@ async fn diagnose_unguarded(
             code: CallFailureCode::Internal,
             message: format!("internal error in ipv4-force while checking {display}, please report it: {join_error}"),
         }),
+    }
+}
+
+/// A region Supabase lists, or a usage failure naming them.
+fn check_region(region: Option<&str>) -> Result<(), CallFailure> {
+    match region {
+        Some(region) if !supabase::is_region(region) => Err(CallFailure {
+            code: CallFailureCode::InvalidArgValue,
+            message: format!(
+                "The argument 'region' must be one of Supabase's regions ({}). Received {:?}",
+                supabase::REGIONS.join(", "),
+                target::redact(region)
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Options of `findSupabasePooler()`.
+#[napi(object)]
+pub struct FindPoolerOptions {
+    /// Milliseconds per DNS try, and the cap on each probe. Default: 5000 (probes: 3000).
+    pub timeout: Option<f64>,
+    pub nameservers: Option<Vec<String>>,
+    pub fallback: Option<bool>,
+    /// Only this region (`eu-west-1`…).
+    pub region: Option<String>,
+    /// The database named in the startup message and the string to paste. Default: `postgres`.
+    pub database: Option<String>,
+}
+
+/// Which Supabase pooler serves the project of `host` (a direct host `db.<ref>.supabase.co`): the
+/// search `ipv4-force check` runs, for a start-up preflight. Never rejects: a bad argument or a
+/// panic comes back as a failure.
+#[napi]
+pub async fn find_supabase_pooler(
+    host: String,
+    options: Option<FindPoolerOptions>,
+) -> Either<PoolerSearch, CallFailure> {
+    let checked = AssertUnwindSafe(find_pooler_unguarded(host, options)).catch_unwind();
+    checked.await.unwrap_or_else(|panic| {
+        Either::B(CallFailure {
+            code: CallFailureCode::Internal,
+            message: format!(
+                "internal error in ipv4-force while looking for the pooler, please report it: {}",
+                panic_text(&*panic)
+            ),
+        })
+    })
+}
+
+async fn find_pooler_unguarded(
+    host: String,
+    options: Option<FindPoolerOptions>,
+) -> Either<PoolerSearch, CallFailure> {
+    let usage = |message: String| {
+        Either::B(CallFailure {
+            code: CallFailureCode::InvalidArgValue,
+            message,
+        })
+    };
+    panic_if_test_hook("find_pooler", &host);
+    let Some(project) = crate::advice::supabase_project_ref(&host).map(str::to_ascii_lowercase)
+    else {
+        return usage(format!(
+            "The argument 'host' must be a Supabase direct host, db.<ref>.supabase.co. Received {:?}",
+            target::redact(&host)
+        ));
+    };
+    let options = options.unwrap_or(FindPoolerOptions {
+        timeout: None,
+        nameservers: None,
+        fallback: None,
+        region: None,
+        database: None,
+    });
+    if let Err(failure) = check_region(options.region.as_deref()) {
+        return Either::B(failure);
+    }
+    let resolver_options = NativeResolverOptions {
+        nameservers: options.nameservers,
+        timeout: options.timeout,
+        fallback: options.fallback,
+        ..NativeResolverOptions::default()
+    };
+    let (settings, cache) = match adapt_options(resolver_options) {
+        Ok(pair) => pair,
+        Err(failure) => return Either::B(failure),
+    };
+    let limits = pooler_probe::Limits::with_timeout(
+        settings.timeout.unwrap_or(probes::DEFAULT_CONNECT_TIMEOUT),
+    );
+    let service = service::shared(settings, cache);
+    let parts = supabase::UrlParts {
+        database: options
+            .database
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| supabase::DEFAULT_DATABASE.to_string()),
+        ..supabase::UrlParts::default()
+    };
+    let region = options.region;
+    let task = tokio::spawn(async move {
+        let search = pooler_probe::find_pooler(
+            &project,
+            region.as_deref(),
+            &parts.database,
+            service.resolver(),
+            limits,
+        )
+        .await;
+        let urls = search
+            .serving()
+            .map(|p| supabase::session_url(&project, &p.host, &parts))
+            .collect();
+        (search, urls)
+    });
+    match task.await {
+        Ok((search, urls)) => Either::A(to_js_search(search, urls)),
+        Err(join_error) => Either::B(CallFailure {
+            code: CallFailureCode::Internal,
+            message: format!("internal error in ipv4-force while looking for the pooler, please report it: {join_error}"),
+        }),
+    }
+}
+
+fn to_js_candidate(p: PoolerProbe) -> PoolerCandidate {
+    PoolerCandidate {
+        host: p.host,
+        port: u32::from(p.port),
+        shard: p.candidate.as_ref().map(|c| c.shard.clone()),
+        region: p.candidate.map(|c| c.region),
+        address: p.address.map(|a| a.to_string()),
+        tls: p.tls,
+        verdict: p.verdict,
+        detail: p.detail,
+        ms: p.ms,
+    }
+}
+
+fn one_of(urls: &[String]) -> Option<String> {
+    match urls {
+        [url] => Some(url.clone()),
+        _ => None,
+    }
+}
+
+fn to_js_search(s: Search, urls: Vec<String>) -> PoolerSearch {
+    PoolerSearch {
+        project: s.project,
+        user: s.user,
+        region: s.region,
+        candidates: s.probes.into_iter().map(to_js_candidate).collect(),
+        connection_string: one_of(&urls),
+        connection_strings: urls,
+        ms: s.ms,
+        limits: PoolerLimits {
+            per_probe_ms: s.limits.per_probe.as_millis() as f64,
+            total_ms: s.limits.total.as_millis() as f64,
+            in_flight: s.limits.in_flight as u32,
+        },
+    }
+}
+
+fn to_js_pooler(f: probes::PoolerFinding) -> PoolerReport {
+    let urls = f.connection_strings;
+    PoolerReport {
+        project: f.project,
+        user: f.user,
+        url_probe: f.url_probe.map(to_js_candidate),
+        search: f.search.map(|s| to_js_search(s, urls.clone())),
+        connection_string: one_of(&urls),
+        connection_strings: urls,
     }
 }
 
@@ -184,5 +444,6 @@ fn to_js_report(r: probes::Report) -> DiagnoseReport {
         ok: r.verdict.ok(),
         summary: r.summary,
         hint: r.hint,
+        pooler: r.pooler.map(to_js_pooler),
     }
 }

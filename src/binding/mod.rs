@@ -53,8 +53,8 @@ fn internal_error(hostname: &str, why: &str) -> LookupError {
     )
 }
 
-/// Tests set IPV4_FORCE_TEST_PANIC=<site>:<hostname> (site: answer_now, lookup, settle, diagnose
-/// or redact) to make that
+/// Tests set IPV4_FORCE_TEST_PANIC=<site>:<hostname> (site: answer_now, lookup, settle, diagnose,
+/// find_pooler or redact) to make that
 /// call panic inside Rust, and check that Node gets an EINTERNAL error instead of a crash.
 fn panic_if_test_hook(site: &str, hostname: &str) {
     static HOOK: OnceLock<Option<String>> = OnceLock::new();

@@ -1,5 +1,10 @@
 //! `ipv4-force check`: what a target is (`target`), and what DNS, the routing table and a TCP
-//! connect say about it (`probes`).
+//! connect say about it (`probes`); for Supabase, which pooler serves a project (`supabase`: the
+//! candidates and the string to paste; `pooler_probe`: the PostgreSQL startup exchange;
+//! `pooler_verdict`: what its answer means).
 
+pub mod pooler_probe;
+pub mod pooler_verdict;
 pub mod probes;
+pub mod supabase;
 pub mod target;

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::advice::{self, supabase_project_ref};
+use crate::check::pooler_probe::{self, Limits, PoolerProbe, Search, Startup};
+use crate::check::pooler_verdict::PoolerVerdict;
+use crate::check::supabase::{self, PoolerUser, UrlParts};
 use crate::check::target::Target;
 use crate::lookup::errors::{ErrorCode, LookupError};
 use crate::lookup::resolver::Ipv4Resolver;
@@ -48,6 +51,8 @@ pub enum Verdict {
     PortUnreachable,
     /// Any other connect error.
     ConnectFailed,
+    /// A Supabase pooler URL whose pooler answers "Tenant or user not found".
+    TenantNotFound,
 }
 
 impl Verdict {
@@ -111,13 +116,34 @@ pub struct Report {
     pub summary: String,
     /// What to do next.
     pub hint: String,
+    /// Supabase only: which pooler serves the project (a direct host without IPv4, or a pooler
+    /// URL).
+    pub pooler: Option<PoolerFinding>,
 }
 
-/// Runs every probe for `target` and judges the result.
+/// What the check learned about Supabase's pooler for the target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolerFinding {
+    /// The project ref, from the direct host or from a pooler URL's user name.
+    pub project: Option<String>,
+    /// The user name sent to a pooler URL's host, as it may be shown: `postgres` and
+    /// `<role>.<ref>` as they are, anything else masked.
+    pub user: String,
+    /// A pooler URL's own host, asked with the URL's user name.
+    pub url_probe: Option<PoolerProbe>,
+    /// The search among every candidate, when one ran.
+    pub search: Option<Search>,
+    /// The string to paste, one per pooler that answered for the project.
+    pub connection_strings: Vec<String>,
+}
+
+/// Runs every probe for `target` and judges the result. `region` narrows a Supabase pooler
+/// search (a region of `supabase::REGIONS`).
 pub async fn diagnose(
     target: &Target,
     resolver: &Ipv4Resolver,
     connect_timeout: Duration,
+    region: Option<&str>,
 ) -> Report {
     let literal_v6 = target.ipv6_literal();
     let (a, aaaa) = if let Some(ip) = literal_v6 {
@@ -142,7 +168,207 @@ pub async fn diagnose(
         (Ok(_), None) => Tcp4::skipped("not tested: no port given (use host:port or a URL)"),
         _ => Tcp4::skipped("not tested: no IPv4 address to connect to"),
     };
-    judge(target, a, aaaa, ipv6_route, tcp4, connect_timeout)
+    let report = judge(target, a, aaaa, ipv6_route, tcp4, connect_timeout);
+    match pooler_step(target, &report, resolver, connect_timeout, region).await {
+        Some(finding) => with_pooler(target, report, finding),
+        None => report,
+    }
+}
+
+/// The parts of the user's URL the string to paste keeps.
+fn url_parts(target: &Target) -> UrlParts {
+    let default = UrlParts::default();
+    UrlParts {
+        scheme: target.scheme.clone().unwrap_or(default.scheme),
+        database: target.path.clone().unwrap_or(default.database),
+        query: target.query.clone(),
+    }
+}
+
+/// A user name as the report may show it.
+fn shown_user(user: &str) -> String {
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+    };
+    let safe = match supabase::pooler_user(user) {
+        PoolerUser::Tenant { role, project } => plain(role) && plain(project),
+        PoolerUser::Bare(name) => name == supabase::DEFAULT_ROLE,
+    };
+    if safe {
+        user.to_string()
+    } else {
+        crate::check::target::MASK.to_string()
+    }
+}
+
+/// The pooler probes a Supabase target calls for: a direct host without IPv4 → the search for
+/// its project's pooler; a pooler URL that accepts TCP → a startup message with the URL's user
+/// name, and the search when the pooler does not know the tenant.
+async fn pooler_step(
+    target: &Target,
+    report: &Report,
+    resolver: &Ipv4Resolver,
+    connect_timeout: Duration,
+    region: Option<&str>,
+) -> Option<PoolerFinding> {
+    if !matches!(
+        target.scheme.as_deref(),
+        None | Some("postgres") | Some("postgresql")
+    ) {
+        return None;
+    }
+    let limits = Limits::with_timeout(connect_timeout);
+    let parts = url_parts(target);
+    let found = |project: &str, search: &Search| -> Vec<String> {
+        search
+            .serving()
+            .map(|p| supabase::session_url(project, &p.host, &parts))
+            .collect()
+    };
+    if let Some(project) = supabase_project_ref(&target.host) {
+        if report.verdict != Verdict::Ipv6Only {
+            return None;
+        }
+        let project = project.to_ascii_lowercase();
+        let search =
+            pooler_probe::find_pooler(&project, region, &parts.database, resolver, limits).await;
+        return Some(PoolerFinding {
+            connection_strings: found(&project, &search),
+            user: search.user.clone(),
+            project: Some(project),
+            url_probe: None,
+            search: Some(search),
+        });
+    }
+    supabase::pooler_candidate(&target.host)?;
+    if report.verdict != Verdict::Reachable {
+        return None;
+    }
+    let user = target
+        .user
+        .clone()
+        .unwrap_or_else(|| supabase::DEFAULT_ROLE.to_string());
+    let startup = Startup {
+        user: user.clone(),
+        database: parts.database.clone(),
+    };
+    let probe = pooler_probe::probe(
+        &target.host,
+        target.port?,
+        &startup,
+        resolver,
+        limits.per_probe,
+    )
+    .await;
+    let project = match supabase::pooler_user(&user) {
+        PoolerUser::Tenant { project, .. } => Some(project.to_ascii_lowercase()),
+        PoolerUser::Bare(_) => None,
+    };
+    let search = match (&project, probe.verdict) {
+        (Some(project), PoolerVerdict::TenantNotFound) => Some(
+            pooler_probe::find_pooler(project, region, &parts.database, resolver, limits).await,
+        ),
+        _ => None,
+    };
+    Some(PoolerFinding {
+        connection_strings: match (&project, &search) {
+            (Some(project), Some(search)) => found(project, search),
+            _ => vec![],
+        },
+        user: shown_user(&user),
+        project,
+        url_probe: Some(probe),
+        search,
+    })
+}
+
+/// What the search tried, in words.
+fn tried(search: &Search) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    let mut regions: Vec<&str> = Vec::new();
+    for probe in &search.probes {
+        let verdict = probe.verdict.as_str();
+        match counts.iter_mut().find(|(v, _)| *v == verdict) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((verdict, 1)),
+        }
+        if let Some(c) = &probe.candidate {
+            if !regions.contains(&c.region.as_str()) {
+                regions.push(&c.region);
+            }
+        }
+    }
+    advice::pooler_search_summary(search.probes.len(), regions.len(), search.ms, &counts)
+}
+
+/// The remedy once the search is done: the string to paste, the strings, or the template. For a
+/// direct host (`direct`), the IPv4 add-on is the other way.
+fn search_remedy(project: &str, search: &Search, urls: &[String], direct: bool) -> String {
+    let add_on = if direct {
+        advice::SUPABASE_IPV4_ADD_ON
+    } else {
+        ""
+    };
+    match urls {
+        [] => advice::supabase_pooler_not_found(project, &tried(search)),
+        [url] => {
+            let host = search.serving().next().map_or("", |p| p.host.as_str());
+            format!("{}{add_on}", advice::supabase_pooler_found(host, url))
+        }
+        _ => format!("{}{add_on}", advice::supabase_poolers_found(urls)),
+    }
+}
+
+/// The report with the pooler's answers in its verdict, summary and next step.
+fn with_pooler(target: &Target, mut report: Report, finding: PoolerFinding) -> Report {
+    let urls = &finding.connection_strings;
+    match (&finding.url_probe, &finding.search, &finding.project) {
+        (Some(probe), search, project) if probe.verdict == PoolerVerdict::TenantNotFound => {
+            let host = target.host.as_str();
+            report.verdict = Verdict::TenantNotFound;
+            report.summary = format!(
+                "{} accepts connections over IPv4, but the pooler answers the user name {} with \"{}\"",
+                target.endpoint(),
+                finding.user,
+                probe.detail
+            );
+            report.hint = match (project, search) {
+                (None, _) => advice::pooler_user_without_ref(&format!("\"{}\"", finding.user)),
+                (Some(project), Some(search)) if urls.is_empty() => {
+                    advice::pooler_project_not_found(host, project, &tried(search))
+                }
+                (Some(project), Some(search)) => {
+                    advice::pooler_wrong_host(host, &search_remedy(project, search, urls, false))
+                }
+                (Some(_), None) => report.hint,
+            };
+        }
+        (Some(probe), _, _) if probe.verdict == PoolerVerdict::Serves => {
+            report.summary = format!(
+                "{}; the pooler knows the user name {}: it {}",
+                report.summary, finding.user, probe.detail
+            );
+        }
+        (Some(probe), _, _) => {
+            report.summary = format!(
+                "{}; its answer to a PostgreSQL startup message for the user name {}: {} ({})",
+                report.summary,
+                finding.user,
+                probe.verdict.as_str(),
+                probe.detail
+            );
+        }
+        (None, Some(search), Some(project)) => {
+            let remedy = search_remedy(project, search, urls, true);
+            report.hint = ipv6_only_hint(&target.host, report.ipv6_route.available, Some(remedy));
+        }
+        _ => {}
+    }
+    report.pooler = Some(finding);
+    report
 }
 
 impl Tcp4 {
@@ -334,7 +560,7 @@ fn judge(
                     "{host} is IPv6-only: it has AAAA records ({}) but no A record{no_route}",
                     aaaa_list[0]
                 ),
-                ipv6_only_hint(host, ipv6_route.available),
+                ipv6_only_hint(host, ipv6_route.available, None),
             ),
             ErrorCode::NoData => (
                 Verdict::NoAddress,
@@ -373,6 +599,7 @@ fn judge(
         verdict,
         summary,
         hint,
+        pooler: None,
     }
 }
 
@@ -438,11 +665,13 @@ fn tcp_failure(
     }
 }
 
-fn ipv6_only_hint(host: &str, ipv6_route: bool) -> String {
+/// `supabase`: what to do for a Supabase direct host, once the pooler search has run (the
+/// template before).
+fn ipv6_only_hint(host: &str, ipv6_route: bool, supabase: Option<String>) -> String {
     let remedy = match supabase_project_ref(host) {
         Some(project) => format!(
             "This is a Supabase direct host, served over IPv6 only: {}.",
-            advice::supabase_pooler(project)
+            supabase.unwrap_or_else(|| advice::supabase_pooler(project))
         ),
         None => "Forcing IPv4 cannot help: there is no IPv4 address to connect to. Use an IPv4 \
                  endpoint of this service (ask the provider for one, or put an IPv4 proxy in front of it)."
@@ -551,6 +780,191 @@ mod tests {
             r.target,
             "postgres://****@db.abcdefghijkl.supabase.co:5432/postgres"
         );
+    }
+
+    fn pooler(host: &str, verdict: PoolerVerdict) -> PoolerProbe {
+        PoolerProbe {
+            host: host.into(),
+            port: 5432,
+            candidate: supabase::pooler_candidate(host),
+            address: Some(Ipv4Addr::LOCALHOST),
+            tls: Some(false),
+            verdict,
+            detail: match verdict {
+                PoolerVerdict::Serves => "asks for a password (MD5)".into(),
+                _ => "FATAL XX000: Tenant or user not found".into(),
+            },
+            ms: 1.0,
+        }
+    }
+
+    fn search(project: &str, serving: &[&str]) -> Search {
+        Search {
+            project: project.into(),
+            user: supabase::tenant_user(project),
+            region: None,
+            probes: supabase::candidates(None)
+                .iter()
+                .map(|c| {
+                    let host = c.host();
+                    let verdict = if serving.contains(&host.as_str()) {
+                        PoolerVerdict::Serves
+                    } else {
+                        PoolerVerdict::TenantNotFound
+                    };
+                    pooler(&host, verdict)
+                })
+                .collect(),
+            ms: 25.0,
+            limits: Limits::with_timeout(T),
+        }
+    }
+
+    fn direct_report(host: &str) -> Report {
+        judge(
+            &target(&format!(
+                "postgres://postgres:pw@{host}/app?sslmode=require"
+            )),
+            Err(LookupError::ipv6_only(host, None)),
+            Ok(vec!["2406:da18::5".parse().unwrap()]),
+            route(false),
+            Tcp4::skipped("x"),
+            T,
+        )
+    }
+
+    #[test]
+    fn a_found_pooler_replaces_the_template() {
+        let host = "db.abc.supabase.co";
+        let t = target(&format!(
+            "postgres://postgres:pw@{host}/app?sslmode=require"
+        ));
+        let pooler_host = "aws-1-eu-west-3.pooler.supabase.com";
+        let url = supabase::session_url("abc", pooler_host, &url_parts(&t));
+        assert_eq!(
+            url,
+            "postgres://postgres.abc:[YOUR-PASSWORD]@aws-1-eu-west-3.pooler.supabase.com:5432/app?sslmode=require"
+        );
+        let finding = PoolerFinding {
+            project: Some("abc".into()),
+            user: "postgres.abc".into(),
+            url_probe: None,
+            search: Some(search("abc", &[pooler_host])),
+            connection_strings: vec![url.clone()],
+        };
+        let r = with_pooler(&t, direct_report(host), finding);
+        assert_eq!(r.verdict, Verdict::Ipv6Only);
+        assert!(
+            r.hint.contains(&url) && r.hint.contains("6543"),
+            "{}",
+            r.hint
+        );
+        assert!(
+            r.hint.contains("IPv4 add-on") && !r.hint.contains("[REGION]"),
+            "{}",
+            r.hint
+        );
+    }
+
+    #[test]
+    fn no_pooler_found_keeps_the_template_and_says_what_was_tried() {
+        let host = "db.abc.supabase.co";
+        let t = target(host);
+        let finding = PoolerFinding {
+            project: Some("abc".into()),
+            user: "postgres.abc".into(),
+            url_probe: None,
+            search: Some(search("abc", &[])),
+            connection_strings: vec![],
+        };
+        let r = with_pooler(&t, direct_report(host), finding);
+        assert!(r.hint.contains("aws-0-[REGION]"), "{}", r.hint);
+        assert!(
+            r.hint.contains(
+                "34 poolers asked (aws-0, aws-1 in 17 regions) in 25 ms: 34 tenant-not-found"
+            ),
+            "{}",
+            r.hint
+        );
+    }
+
+    #[test]
+    fn a_pooler_url_that_does_not_know_the_user() {
+        let reachable = |t: &Target| {
+            judge(
+                t,
+                Ok(vec![Ipv4Addr::LOCALHOST]),
+                Ok(vec![]),
+                route(false),
+                connected("127.0.0.1:5432"),
+                T,
+            )
+        };
+        let wrong = "aws-0-eu-west-3.pooler.supabase.com";
+        // A bare user name: no ref, so no search; the user name is the cause.
+        let t = target(&format!("postgres://postgres:pw@{wrong}:5432/postgres"));
+        let finding = PoolerFinding {
+            project: None,
+            user: "postgres".into(),
+            url_probe: Some(pooler(wrong, PoolerVerdict::TenantNotFound)),
+            search: None,
+            connection_strings: vec![],
+        };
+        let r = with_pooler(&t, reachable(&t), finding);
+        assert_eq!(r.verdict, Verdict::TenantNotFound);
+        assert!(!r.verdict.ok());
+        assert!(r.hint.contains("without the project ref"), "{}", r.hint);
+        // The right ref on the wrong shard: the pooler that serves it.
+        let right = "aws-1-eu-west-3.pooler.supabase.com";
+        let t = target(&format!("postgres://postgres.abc:pw@{wrong}:5432/postgres"));
+        let url = supabase::session_url("abc", right, &url_parts(&t));
+        let finding = PoolerFinding {
+            project: Some("abc".into()),
+            user: "postgres.abc".into(),
+            url_probe: Some(pooler(wrong, PoolerVerdict::TenantNotFound)),
+            search: Some(search("abc", &[right])),
+            connection_strings: vec![url.clone()],
+        };
+        let r = with_pooler(&t, reachable(&t), finding);
+        assert_eq!(r.verdict, Verdict::TenantNotFound);
+        assert!(
+            r.hint
+                .starts_with(&format!("{wrong} does not serve this project"))
+                && r.hint.contains(&url),
+            "{}",
+            r.hint
+        );
+        assert!(!r.hint.contains("IPv4 add-on"), "{}", r.hint);
+        // The right pooler: still reachable, and it knows the user.
+        let t = target(&format!("postgres://postgres.abc:pw@{right}:5432/postgres"));
+        let finding = PoolerFinding {
+            project: Some("abc".into()),
+            user: "postgres.abc".into(),
+            url_probe: Some(pooler(right, PoolerVerdict::Serves)),
+            search: None,
+            connection_strings: vec![],
+        };
+        let r = with_pooler(&t, reachable(&t), finding);
+        assert_eq!(r.verdict, Verdict::Reachable);
+        assert!(
+            r.summary.contains("knows the user name postgres.abc"),
+            "{}",
+            r.summary
+        );
+    }
+
+    #[test]
+    fn user_names_shown_only_when_plain() {
+        for (user, shown) in [
+            ("postgres", "postgres"),
+            ("postgres.abc123", "postgres.abc123"),
+            ("app_rw.abc123", "app_rw.abc123"),
+            ("ghp_token", "****"),
+            ("a b.abc", "****"),
+            ("", "****"),
+        ] {
+            assert_eq!(shown_user(user), shown, "{user:?}");
+        }
     }
 
     #[test]
@@ -733,18 +1147,18 @@ mod tests {
             attempts: Some(1),
             fallback: false,
         });
-        let r = diagnose(&target(&format!("127.0.0.1:{port}")), &resolver, T).await;
+        let r = diagnose(&target(&format!("127.0.0.1:{port}")), &resolver, T, None).await;
         assert_eq!(r.verdict, Verdict::Reachable, "{r:?}");
         assert_eq!(r.a, vec!["127.0.0.1"]);
         assert!(r.aaaa.is_empty() && r.aaaa_error.is_none());
 
-        let r = diagnose(&target("[::1]:5432"), &resolver, T).await;
+        let r = diagnose(&target("[::1]:5432"), &resolver, T, None).await;
         assert_eq!(r.verdict, Verdict::Ipv6Only);
         assert_eq!(r.aaaa, vec!["::1"]);
         assert!(!r.tcp4.attempted);
         assert!(r.hint.contains("allowIPv6Literals"), "{}", r.hint);
 
-        let r = diagnose(&target("127.0.0.1"), &resolver, T).await;
+        let r = diagnose(&target("127.0.0.1"), &resolver, T, None).await;
         assert_eq!(r.verdict, Verdict::Resolves);
         assert!(r.tcp4.message.contains("no port"), "{}", r.tcp4.message);
     }
@@ -757,7 +1171,7 @@ mod tests {
             attempts: Some(1),
             fallback: false,
         });
-        let r = diagnose(&target("x.test:5432"), &resolver, T).await;
+        let r = diagnose(&target("x.test:5432"), &resolver, T, None).await;
         assert_eq!(r.verdict, Verdict::DnsFailure, "{r:?}");
         assert!(!r.tcp4.attempted);
     }

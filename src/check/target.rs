@@ -45,6 +45,13 @@ pub struct Target {
     pub default_port: bool,
     /// The target as it may be shown: credentials masked.
     pub display: String,
+    /// A URL's user name, percent-decoded. Never shown as it is (it may be a token): the pooler
+    /// probe sends it to a Supabase pooler URL's own host only.
+    pub user: Option<String>,
+    /// A URL's path after the '/', as written (for postgres://, the database); none when empty.
+    pub path: Option<String>,
+    /// A URL's query after the '?', redacted like `display`; none when empty.
+    pub query: Option<String>,
 }
 
 impl Target {
@@ -146,6 +153,9 @@ pub fn parse_target(input: &str) -> Result<Target, TargetError> {
         scheme: None,
         default_port: false,
         display: redact(text),
+        user: None,
+        path: None,
+        query: None,
     })
 }
 
@@ -260,12 +270,26 @@ fn parse_url(text: &str, scheme: &str) -> Result<Target, TargetError> {
         // http/https: the url crate drops a port equal to the default, so look at the text.
         None => (default, !has_port(host_part)),
     };
+    let user = Some(url.username()).filter(|u| !u.is_empty()).map(|u| {
+        percent_encoding::percent_decode_str(u)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
+    let path = url
+        .path()
+        .strip_prefix('/')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    let query = url.query().filter(|q| !q.is_empty()).map(redact_params);
     Ok(Target {
         host,
         port: Some(port),
         scheme: Some(scheme),
         default_port,
         display: redact(text),
+        user,
+        path,
+        query,
     })
 }
 
@@ -453,6 +477,21 @@ mod tests {
         assert_eq!(t.host, "db.example.com");
         assert_eq!(t.display, "postgres://****@db.example.com:5432/postgres");
         assert!(!t.display.contains("s3"));
+    }
+
+    #[test]
+    fn user_path_and_redacted_query_are_kept() {
+        let t = ok("postgresql://postgres.abc:pw@h:5432/my%20db?sslmode=require&password=hunter2");
+        assert_eq!(t.user.as_deref(), Some("postgres.abc"));
+        assert_eq!(t.path.as_deref(), Some("my%20db"));
+        assert_eq!(t.query.as_deref(), Some("sslmode=require&password=****"));
+        let t = ok("postgres://p%40st@h");
+        assert_eq!(
+            (t.user.as_deref(), t.path, t.query),
+            (Some("p@st"), None, None)
+        );
+        let t = ok("h:5432");
+        assert_eq!((t.user, t.path, t.query), (None, None, None));
     }
 
     #[test]
