@@ -10,13 +10,12 @@ use crate::check::pooler_probe::{self, PoolerProbe, Search};
 use crate::check::pooler_verdict::PoolerVerdict;
 use crate::check::probes::Verdict;
 use crate::check::supabase;
-use std::panic::AssertUnwindSafe;
-
-use futures_util::FutureExt;
+use std::future::Future;
 
 use super::{panic_if_test_hook, panic_text};
 use crate::check::{probes, target};
-use crate::lookup::service;
+use crate::lookup::resolver::ResolverSettings;
+use crate::lookup::service::{self, CacheSettings};
 
 /// Options of `diagnose()` / `ipv4-force check`.
 #[napi(object)]
@@ -164,28 +163,13 @@ pub async fn diagnose(
     target: String,
     options: Option<DiagnoseOptions>,
 ) -> Either<DiagnoseReport, CallFailure> {
-    let checked = AssertUnwindSafe(diagnose_unguarded(target, options)).catch_unwind();
-    checked.await.unwrap_or_else(|panic| {
-        Either::B(CallFailure {
-            code: CallFailureCode::Internal,
-            message: format!(
-                "internal error in ipv4-force while checking the target, please report it: {}",
-                panic_text(&*panic)
-            ),
-        })
-    })
+    on_runtime("checking the target", diagnose_unguarded(target, options)).await
 }
 
 async fn diagnose_unguarded(
     target: String,
     options: Option<DiagnoseOptions>,
 ) -> Either<DiagnoseReport, CallFailure> {
-    let usage = |message: String| {
-        Either::B(CallFailure {
-            code: CallFailureCode::InvalidArgValue,
-            message,
-        })
-    };
     panic_if_test_hook("diagnose", &target);
     let parsed = match target::parse_target(&target) {
         Ok(parsed) => parsed,
@@ -197,40 +181,73 @@ async fn diagnose_unguarded(
         fallback: None,
         region: None,
     });
-    if let Err(failure) = check_region(options.region.as_deref()) {
-        return Either::B(failure);
-    }
-    let region = options.region;
-    let resolver_options = NativeResolverOptions {
-        nameservers: options.nameservers,
-        timeout: options.timeout,
-        fallback: options.fallback,
-        ..NativeResolverOptions::default()
-    };
     // Checked (timeout included) before any use.
-    let (settings, cache) = match adapt_options(resolver_options) {
+    let (settings, cache) = match check_settings(
+        options.timeout,
+        options.nameservers,
+        options.fallback,
+        options.region.as_deref(),
+    ) {
         Ok(pair) => pair,
         Err(failure) => return Either::B(failure),
     };
     let connect_timeout = settings.timeout.unwrap_or(probes::DEFAULT_CONNECT_TIMEOUT);
     let service = service::shared(settings, cache);
-    let display = parsed.display.clone();
-    let task = tokio::spawn(async move {
-        probes::diagnose(
-            &parsed,
-            service.resolver(),
-            connect_timeout,
-            region.as_deref(),
-        )
-        .await
-    });
-    match task.await {
-        Ok(report) => Either::A(to_js_report(report)),
-        Err(join_error) => Either::B(CallFailure {
-            code: CallFailureCode::Internal,
-            message: format!("internal error in ipv4-force while checking {display}, please report it: {join_error}"),
-        }),
+    let report = probes::diagnose(
+        &parsed,
+        service.resolver(),
+        connect_timeout,
+        options.region.as_deref(),
+    )
+    .await;
+    Either::A(to_js_report(report))
+}
+
+/// Runs `work` as a task of its own on the runtime: a panic anywhere in it (the argument checks
+/// included) comes back as an EINTERNAL failure that says what was being done.
+async fn on_runtime<T: Send + 'static>(
+    doing: &str,
+    work: impl Future<Output = Either<T, CallFailure>> + Send + 'static,
+) -> Either<T, CallFailure> {
+    match tokio::spawn(work).await {
+        Ok(done) => done,
+        Err(join_error) => {
+            let why = match join_error.try_into_panic() {
+                Ok(panic) => panic_text(&*panic),
+                Err(join_error) => join_error.to_string(),
+            };
+            Either::B(CallFailure {
+                code: CallFailureCode::Internal,
+                message: format!(
+                    "internal error in ipv4-force while {doing}, please report it: {why}"
+                ),
+            })
+        }
     }
+}
+
+fn usage<T>(message: String) -> Either<T, CallFailure> {
+    Either::B(CallFailure {
+        code: CallFailureCode::InvalidArgValue,
+        message,
+    })
+}
+
+/// The resolver settings of a check's options: the region checked, and the ranges checked as for
+/// every resolver option.
+fn check_settings(
+    timeout: Option<f64>,
+    nameservers: Option<Vec<String>>,
+    fallback: Option<bool>,
+    region: Option<&str>,
+) -> Result<(ResolverSettings, CacheSettings), CallFailure> {
+    check_region(region)?;
+    adapt_options(NativeResolverOptions {
+        nameservers,
+        timeout,
+        fallback,
+        ..NativeResolverOptions::default()
+    })
 }
 
 /// A region Supabase lists, or a usage failure naming them.
@@ -269,28 +286,17 @@ pub async fn find_supabase_pooler(
     host: String,
     options: Option<FindPoolerOptions>,
 ) -> Either<PoolerSearch, CallFailure> {
-    let checked = AssertUnwindSafe(find_pooler_unguarded(host, options)).catch_unwind();
-    checked.await.unwrap_or_else(|panic| {
-        Either::B(CallFailure {
-            code: CallFailureCode::Internal,
-            message: format!(
-                "internal error in ipv4-force while looking for the pooler, please report it: {}",
-                panic_text(&*panic)
-            ),
-        })
-    })
+    on_runtime(
+        "looking for the pooler",
+        find_pooler_unguarded(host, options),
+    )
+    .await
 }
 
 async fn find_pooler_unguarded(
     host: String,
     options: Option<FindPoolerOptions>,
 ) -> Either<PoolerSearch, CallFailure> {
-    let usage = |message: String| {
-        Either::B(CallFailure {
-            code: CallFailureCode::InvalidArgValue,
-            message,
-        })
-    };
     panic_if_test_hook("find_pooler", &host);
     let Some(project) = crate::advice::supabase_project_ref(&host).map(str::to_ascii_lowercase)
     else {
@@ -306,16 +312,12 @@ async fn find_pooler_unguarded(
         region: None,
         database: None,
     });
-    if let Err(failure) = check_region(options.region.as_deref()) {
-        return Either::B(failure);
-    }
-    let resolver_options = NativeResolverOptions {
-        nameservers: options.nameservers,
-        timeout: options.timeout,
-        fallback: options.fallback,
-        ..NativeResolverOptions::default()
-    };
-    let (settings, cache) = match adapt_options(resolver_options) {
+    let (settings, cache) = match check_settings(
+        options.timeout,
+        options.nameservers,
+        options.fallback,
+        options.region.as_deref(),
+    ) {
         Ok(pair) => pair,
         Err(failure) => return Either::B(failure),
     };
@@ -330,29 +332,19 @@ async fn find_pooler_unguarded(
             .unwrap_or_else(|| supabase::DEFAULT_DATABASE.to_string()),
         ..supabase::UrlParts::default()
     };
-    let region = options.region;
-    let task = tokio::spawn(async move {
-        let search = pooler_probe::find_pooler(
-            &project,
-            region.as_deref(),
-            &parts.database,
-            service.resolver(),
-            limits,
-        )
-        .await;
-        let urls = search
-            .serving()
-            .map(|p| supabase::session_url(&project, &p.host, &parts))
-            .collect();
-        (search, urls)
-    });
-    match task.await {
-        Ok((search, urls)) => Either::A(to_js_search(search, urls)),
-        Err(join_error) => Either::B(CallFailure {
-            code: CallFailureCode::Internal,
-            message: format!("internal error in ipv4-force while looking for the pooler, please report it: {join_error}"),
-        }),
-    }
+    let search = pooler_probe::find_pooler(
+        &project,
+        options.region.as_deref(),
+        &parts.database,
+        service.resolver(),
+        limits,
+    )
+    .await;
+    let urls = search
+        .serving()
+        .map(|p| supabase::session_url(&project, &p.host, &parts))
+        .collect();
+    Either::A(to_js_search(search, urls))
 }
 
 fn to_js_candidate(p: PoolerProbe) -> PoolerCandidate {
