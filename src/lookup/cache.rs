@@ -36,14 +36,16 @@ impl<V: Clone> TtlCache<V> {
 
     /// The value for `key` if it has not expired.
     pub fn get(&self, key: &str) -> Option<V> {
-        self.get_with_expiry(key).map(|(value, _)| value)
+        self.get_with_expiry(key, Instant::now())
+            .map(|(value, _)| value)
     }
 
-    /// The value for `key` and when it expires, if it has not expired.
-    pub fn get_with_expiry(&self, key: &str) -> Option<(V, Instant)> {
+    /// The value for `key` and when it expires, if it has not expired by `now` (the caller's
+    /// clock reading, so the hot path reads the clock once).
+    pub fn get_with_expiry(&self, key: &str, now: Instant) -> Option<(V, Instant)> {
         let mut entries = lock(&self.entries);
         match entries.get(key) {
-            Some((value, expires)) if *expires > Instant::now() => Some((value.clone(), *expires)),
+            Some((value, expires)) if *expires > now => Some((value.clone(), *expires)),
             Some(_) => {
                 entries.pop(key);
                 None

@@ -150,7 +150,7 @@ impl LookupService {
             && !self.resolver.is_behind(files.generations())
             && self.cache_rebuilds.load(Ordering::Acquire) == self.resolver.rebuilds();
         if settled {
-            if let Some((outcome, until)) = self.cache.get_with_expiry(input) {
+            if let Some((outcome, until)) = self.cache.get_with_expiry(input, now) {
                 return Some((outcome, until.min(files.next_check())));
             }
         }
@@ -249,7 +249,10 @@ mod tests {
         assert_eq!(outcome.unwrap_err().code, ErrorCode::AfNoSupport);
         // Reused in JS until the next check of the system's files at most; kept here for ever.
         assert!(fresh_until <= service.resolver.files().next_check());
-        let entry = service.cache.get_with_expiry("::1").unwrap();
+        let entry = service
+            .cache
+            .get_with_expiry("::1", Instant::now())
+            .unwrap();
         assert!(entry.1 > Instant::now() + Duration::from_secs(3600));
     }
 
