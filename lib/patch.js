@@ -104,7 +104,7 @@ function warnIfIPv6Only(hostname, outcome) {
   if (outcome.code === 'ENODATA') warnIPv6Only(hostname)
 }
 
-// The first time in the process (any thread, any copy of this package) that a connection finds
+// The first time in the process (any thread: the set is the addon's) that a connection finds
 // `hostname` IPv6-only: one warning, with the error's own advice, for when a library reports the
 // failure without it (grpc-js, ioredis Cluster). Node's --no-warnings and
 // --disable-warning=IPV4_FORCE_IPV6_ONLY apply.
