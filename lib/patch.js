@@ -11,6 +11,7 @@
 
 const net = require('node:net')
 const dns = require('node:dns')
+const os = require('node:os')
 const diagnosticsChannel = require('node:diagnostics_channel')
 const { performance } = require('node:perf_hooks')
 const { debuglog, promisify } = require('node:util')
@@ -242,7 +243,8 @@ function ipv6OnlyError(config, hostname, ipv6) {
 function refuseIPv6Literal(socket, literal, port) {
   return function refuseLookup() {
     const err = lookupError(native.ipv6LiteralFailure(literal))
-    err.errno = -97
+    // Node's errno for the code: negative, and this platform's number (97 on Linux, 47 on macOS).
+    err.errno = -os.constants.errno.EAFNOSUPPORT
     err.address = literal
     if (port !== undefined) err.port = port
     process.nextTick(() => socket.destroy(err))
