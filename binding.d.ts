@@ -315,7 +315,7 @@ export interface PoolerSearch {
   limits: PoolerLimits
 }
 
-/** A candidate's verdict. Exported to JS as a string union (binding.d.ts). */
+/** A pooler candidate's verdict (`check::pooler_verdict::PoolerVerdict`), as JS sees it. */
 export type PoolerVerdict = 'serves' | 'tenant-not-found' | 'error' | 'unexpected' | 'no-address' | 'dns-failure' | 'connect-failed' | 'tls-failed' | 'timeout' | 'not-tried'
 
 /**
@@ -353,7 +353,7 @@ export interface Stats {
 }
 
 /**
- * The verdict of `diagnose()` / `ipv4-force check`; `reachable` and `resolves` are the good ones
- * (the command exits 0). Exported to JS as a string union (binding.d.ts).
+ * The verdict of `diagnose()` / `ipv4-force check` (`check::verdict::Verdict`), as JS sees it;
+ * `reachable` and `resolves` are the good ones.
  */
 export type Verdict = 'reachable' | 'resolves' | 'ipv6-only' | 'no-address' | 'not-found' | 'dns-failure' | 'port-closed' | 'port-timeout' | 'port-unreachable' | 'connect-failed' | 'tenant-not-found'

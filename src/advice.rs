@@ -39,6 +39,27 @@ pub fn ipv6_only_warning(hostname: &str, ipv6_seen: Option<Ipv6Addr>) -> String 
     )
 }
 
+/// `ipv4-force check`'s next step for an IPv6-only host. `supabase`: what to do for a Supabase
+/// direct host, once the pooler search has run (the template before).
+pub fn ipv6_only_next_step(host: &str, ipv6_route: bool, supabase: Option<String>) -> String {
+    let remedy = match supabase_project_ref(host) {
+        Some(project) => format!(
+            "This is a Supabase direct host, served over IPv6 only: {}.",
+            supabase.unwrap_or_else(|| supabase_pooler(project))
+        ),
+        None => "Forcing IPv4 cannot help: there is no IPv4 address to connect to. Use an IPv4 \
+                 endpoint of this service (ask the provider for one, or put an IPv4 proxy in front of it)."
+            .to_string(),
+    };
+    let where_ = if ipv6_route {
+        " This machine has an IPv6 route, so connecting over IPv6 may work from here (leave this \
+         host out of patchNet({ hosts })), but not from a deploy without IPv6."
+    } else {
+        " Alternatively, run the app on a network with working IPv6."
+    };
+    format!("{remedy}{where_}")
+}
+
 /// The way to a Supabase project's database over IPv4 (no trailing period).
 pub fn supabase_pooler(project: &str) -> String {
     format!(

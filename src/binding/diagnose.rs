@@ -9,15 +9,104 @@ use napi_derive::napi;
 use super::codes::{CallFailure, CallFailureCode, LookupErrorCode};
 use super::options::{adapt_options, NativeResolverOptions};
 use crate::check::pooler_probe::{self, PoolerProbe, Search};
-use crate::check::pooler_verdict::PoolerVerdict;
-use crate::check::probes::{PoolerSteps, Verdict};
+use crate::check::pooler_verdict;
+use crate::check::probes::PoolerSteps;
 use crate::check::supabase;
+use crate::check::verdict::{self, DnsProblem, PoolerFinding, Report};
 use std::future::Future;
 
 use super::{panic_if_test_hook, panic_text};
 use crate::check::{probes, target};
 use crate::lookup::resolver::ResolverSettings;
 use crate::lookup::service::{self, CacheSettings};
+
+/// The verdict of `diagnose()` / `ipv4-force check` (`check::verdict::Verdict`), as JS sees it;
+/// `reachable` and `resolves` are the good ones.
+#[napi(string_enum = "kebab-case")]
+pub enum Verdict {
+    /// TCP over IPv4 to the port works.
+    Reachable,
+    /// IPv4 addresses found; no port was given, so TCP was not tested.
+    Resolves,
+    /// AAAA records (or an IPv6 literal) and no IPv4 address.
+    #[napi(value = "ipv6-only")]
+    Ipv6Only,
+    /// The name exists but has neither A nor AAAA records.
+    NoAddress,
+    /// The name does not exist.
+    NotFound,
+    /// Timeout, SERVFAIL, REFUSED, no server reachable…
+    DnsFailure,
+    /// ECONNREFUSED.
+    PortClosed,
+    /// No answer in time: filtered, or the host is down.
+    PortTimeout,
+    /// ENETUNREACH / EHOSTUNREACH.
+    PortUnreachable,
+    /// Any other connect error.
+    ConnectFailed,
+    /// A Supabase pooler URL whose pooler answers "Tenant or user not found".
+    TenantNotFound,
+}
+
+impl From<verdict::Verdict> for Verdict {
+    fn from(v: verdict::Verdict) -> Self {
+        use verdict::Verdict as V;
+        match v {
+            V::Reachable => Verdict::Reachable,
+            V::Resolves => Verdict::Resolves,
+            V::Ipv6Only => Verdict::Ipv6Only,
+            V::NoAddress => Verdict::NoAddress,
+            V::NotFound => Verdict::NotFound,
+            V::DnsFailure => Verdict::DnsFailure,
+            V::PortClosed => Verdict::PortClosed,
+            V::PortTimeout => Verdict::PortTimeout,
+            V::PortUnreachable => Verdict::PortUnreachable,
+            V::ConnectFailed => Verdict::ConnectFailed,
+            V::TenantNotFound => Verdict::TenantNotFound,
+        }
+    }
+}
+
+/// A pooler candidate's verdict (`check::pooler_verdict::PoolerVerdict`), as JS sees it.
+#[napi(string_enum = "kebab-case")]
+pub enum PoolerVerdict {
+    /// It asked for authentication: it serves this project (and user).
+    Serves,
+    /// `Tenant or user not found`: not this one.
+    TenantNotFound,
+    /// Another error from the server (shown as it is).
+    Error,
+    /// An answer that is neither (shown as it is).
+    Unexpected,
+    /// No A record, or no such name.
+    NoAddress,
+    DnsFailure,
+    ConnectFailed,
+    TlsFailed,
+    /// No answer within the time limit.
+    Timeout,
+    /// The search's time limit ran out before this candidate was tried.
+    NotTried,
+}
+
+impl From<pooler_verdict::PoolerVerdict> for PoolerVerdict {
+    fn from(v: pooler_verdict::PoolerVerdict) -> Self {
+        use pooler_verdict::PoolerVerdict as V;
+        match v {
+            V::Serves => PoolerVerdict::Serves,
+            V::TenantNotFound => PoolerVerdict::TenantNotFound,
+            V::Error => PoolerVerdict::Error,
+            V::Unexpected => PoolerVerdict::Unexpected,
+            V::NoAddress => PoolerVerdict::NoAddress,
+            V::DnsFailure => PoolerVerdict::DnsFailure,
+            V::ConnectFailed => PoolerVerdict::ConnectFailed,
+            V::TlsFailed => PoolerVerdict::TlsFailed,
+            V::Timeout => PoolerVerdict::Timeout,
+            V::NotTried => PoolerVerdict::NotTried,
+        }
+    }
+}
 
 /// Options of `diagnose()` / `ipv4-force check`.
 #[napi(object)]
@@ -398,7 +487,7 @@ fn to_js_candidate(p: PoolerProbe) -> PoolerCandidate {
         region: p.candidate.map(|c| c.region),
         address: p.address.map(|a| a.to_string()),
         tls: p.tls,
-        verdict: p.verdict,
+        verdict: p.verdict.into(),
         detail: p.detail,
         ms: p.ms,
     }
@@ -428,7 +517,7 @@ fn to_js_search(s: Search, urls: Vec<String>) -> PoolerSearch {
     }
 }
 
-fn to_js_pooler(f: probes::PoolerFinding) -> PoolerReport {
+fn to_js_pooler(f: PoolerFinding) -> PoolerReport {
     let urls = f.connection_strings;
     PoolerReport {
         project: f.project,
@@ -451,8 +540,8 @@ pub fn redact_target(text: String) -> String {
     .unwrap_or_else(|_| "[target withheld: internal error in ipv4-force]".to_string())
 }
 
-fn to_js_report(r: probes::Report) -> DiagnoseReport {
-    let dns_error = |e: probes::DnsProblem| DiagnoseDnsError {
+fn to_js_report(r: Report) -> DiagnoseReport {
+    let dns_error = |e: DnsProblem| DiagnoseDnsError {
         code: e.code.into(),
         message: e.message,
     };
@@ -472,10 +561,10 @@ fn to_js_report(r: probes::Report) -> DiagnoseReport {
             address: r.tcp4.address.map(|a| a.to_string()),
             ok: r.tcp4.ok,
             ms: r.tcp4.ms,
-            error: r.tcp4.error,
+            error: r.tcp4.error.map(|failure| failure.code().to_string()),
             message: r.tcp4.message,
         },
-        verdict: r.verdict,
+        verdict: r.verdict.into(),
         ok: r.verdict.ok(),
         summary: r.summary,
         hint: r.hint,

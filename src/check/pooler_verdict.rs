@@ -81,8 +81,7 @@ pub struct ServerError {
     pub message: String,
 }
 
-/// A candidate's verdict. Exported to JS as a string union (binding.d.ts).
-#[napi_derive::napi(string_enum = "kebab-case")]
+/// A candidate's verdict. JS sees it as a string union (binding/diagnose.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolerVerdict {
     /// It asked for authentication: it serves this project (and user).
@@ -105,7 +104,7 @@ pub enum PoolerVerdict {
 }
 
 impl PoolerVerdict {
-    /// The name JS sees (binding.d.ts).
+    /// Its name in reports (and the name JS sees).
     pub fn as_str(self) -> &'static str {
         match self {
             PoolerVerdict::Serves => "serves",
