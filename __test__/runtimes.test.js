@@ -160,5 +160,28 @@ for (const runtime of RUNTIMES) {
         })
       })
     }
+
+    test('IPV4_FORCE_HOSTS: the names it lists are forced, the others keep the runtime\'s own lookup', () => {
+      const r = report(runtime, 'hosts')
+      expect(r).toMatchObject({ exit: 0, patched: true })
+      for (const [name] of NET_PATHS) expect({ name, ...resultOf(runtime, 'hosts', name) }).toMatchObject({ name, ok: true })
+      expect(run.dnsQueries[runtime].hosts['db.dual.test']).toEqual(['A'])
+      // v6only.test is not listed: the runtime resolves it (AAAA) and fails to connect itself.
+      const v6 = resultOf(runtime, 'hosts', V6ONLY)
+      expect(v6.ok).toBe(false)
+      expect(v6.code).not.toBe('ENODATA')
+      expect(v6.message).toContain(V6ONLY_IPV6)
+      expect(run.dnsQueries[runtime].hosts['v6only.test']).toContain('AAAA')
+    })
+
+    if (runtime === 'deno') {
+      test('--allow-net=<name>: a name ipv4-force leaves alone keeps Deno\'s permission by name; a forced one is checked by its IPv4 address', () => {
+        const r = run.denoAllowNet
+        if (!r || !r.results) throw new Error(`allow-net.cjs did not report: ${JSON.stringify(r).slice(0, 4000)}`)
+        expect(r.results['db.dual.test']).toEqual({ ok: true, remoteAddress: '127.0.0.1' })
+        expect(r.results['api.dual.test']).toMatchObject({ ok: false, name: 'NotCapable' })
+        expect(r.results['api.dual.test'].message).toContain('127.0.0.1')
+      })
+    }
   })
 }
