@@ -73,6 +73,13 @@ export interface DiagnoseDnsError {
   message: string
 }
 
+/**
+ * Checks `target` like `diagnose`, in the background, and calls `on_report` with the outcome.
+ * For the start-up preflight: the threadsafe function is weak, so a check still running never
+ * keeps the process alive once its own work is done (a promise from `diagnose` would).
+ */
+export declare function diagnoseInBackground(target: string, options: DiagnoseOptions | undefined | null, onReport: (arg: DiagnoseReport | CallFailure) => void): void
+
 /** Options of `diagnose()` / `ipv4-force check`. */
 export interface DiagnoseOptions {
   /** Milliseconds for the TCP connect, and per DNS try when given. Default: 5000. */
@@ -159,6 +166,12 @@ export interface FindPoolerOptions {
  */
 export declare function findSupabasePooler(host: string, options?: FindPoolerOptions | undefined | null): Promise<PoolerSearch | CallFailure>
 
+/**
+ * The warning for an IPv6-only host, the first time it is asked for that host in the process
+ * (any thread); `null` after that, and for a host not known to be IPv6-only.
+ */
+export declare function firstIpv6OnlyWarning(hostname: string): string | null
+
 /** The EAFNOSUPPORT failure for a connection to an IPv6 literal, with what to do about it. */
 export declare function ipv6LiteralFailure(address: string): LookupFailure
 
@@ -227,6 +240,12 @@ export interface NativeResolverOptions {
   /** Seconds a failed lookup is cached (0: failures are not cached). Default: 0.15. */
   errorTtl?: number
 }
+
+/**
+ * Lookups a JS thread answered from its own cache since it last said so (they never reach the
+ * addon): counted as lookups and cache hits.
+ */
+export declare function noteThreadCacheHits(hits: number): void
 
 /** One pooler host asked with a PostgreSQL startup message (never a password). */
 export interface PoolerCandidate {
@@ -312,6 +331,18 @@ export declare function stats(): Stats
 
 /** Counters since the process started, for every thread of it. */
 export interface Stats {
+  /** Lookups asked of ipv4-force (patched connections and dns.lookup, resolveIPv4, lookup). */
+  lookups: number
+  /** Of those, answered from a cache (the process's, or a thread's own) without a query. */
+  cacheHits: number
+  /** DNS queries sent: UDP datagrams (retries and hedges included), and TCP connections. */
+  queriesSent: number
+  /** Lookups the DNS servers did not answer in time (before any fallback). */
+  timeouts: number
+  /** Lookups handed to the system resolver (getaddrinfo) after the DNS servers failed. */
+  fallbacks: number
+  /** Distinct hosts found to have IPv6 addresses and no IPv4 one. */
+  ipv6OnlyHosts: number
   /**
    * Checks of /etc/resolv.conf and /etc/hosts (at most one a second, by lookups that need a
    * query).

@@ -38,7 +38,34 @@ export interface PatchOptions extends ResolverOptions {
    * @default true
    */
   dnsLookup?: boolean
+  /**
+   * Emit one `IPV4_FORCE_IPV6_ONLY` warning (`process.emitWarning`) per host the first time a
+   * connection finds it IPv6-only, in case a library swallows the ENODATA error. Node's
+   * `--no-warnings` and `--disable-warning=IPV4_FORCE_IPV6_ONLY` apply too.
+   * @default true
+   */
+  warnings?: boolean
+  /**
+   * Targets to check in the background, as `ipv4-force check` does (URLs or `host:port`): one
+   * `ipv4-force:` line each on stderr, "ok" or the verdict and the remedy. Never delays start-up
+   * or keeps the process alive; passwords are never printed.
+   */
+  check?: string[]
 }
+
+/**
+ * The message published on the `diagnostics_channel` named `ipv4-force:lookup` for each lookup of
+ * a patched connection or `dns.lookup` (not for direct `resolveIPv4` / `lookup` calls).
+ */
+export type LookupEvent = {
+  hostname: string
+  /** Answered from a cache (or an IPv4 literal) without a query. */
+  cached: boolean
+  /** Milliseconds from the lookup's start to its outcome. */
+  duration: number
+  /** `'native'` (the Rust resolver) or `'node'` (the JS fallback). */
+  backend: 'native' | 'node'
+} & ({ addresses: string[]; error?: undefined } | { error: Error & { code: string }; addresses?: undefined })
 
 /**
  * The IPv4 addresses of `hostname`: A records (following CNAMEs) or /etc/hosts entries, resolved in

@@ -68,6 +68,17 @@ test('without the addon: one warning, and patchNet() still forces IPv4 with the 
     inWorker: ['127.0.0.1'],
   })
   expect(result.ipv6Only.message).toContain('resolves only to IPv6 (2406:da18::5)')
+  // The diagnosis reaches the person here too: one warning however many attempts, the lookup
+  // events, and this thread's counters.
+  expect(result.ipv6OnlyAgain).toBe('ENODATA')
+  expect(r.stderr.match(/\[IPV4_FORCE_IPV6_ONLY\] Warning: connections to v6only\.test fail with ENODATA/g)).toHaveLength(1)
+  expect(result.events.map((e) => [e.hostname, e.addresses || e.error, e.backend])).toEqual([
+    ['dual.test', ['127.0.0.1'], 'node'],
+    ['multi.test', ['127.0.0.2', '127.0.0.1'], 'node'],
+    ['v6only.test', 'ENODATA', 'node'],
+    ['v6only.test', 'ENODATA', 'node'],
+  ])
+  expect(result.stats).toMatchObject({ lookups: 5, queriesSent: 5, ipv6OnlyHosts: 1, configChecks: 0 })
 })
 
 test('IPV4_FORCE_REQUIRE_NATIVE=1 makes the missing addon an error', async () => {
@@ -92,6 +103,19 @@ describe('the fallback backend words advice and refusals as the addon does', () 
     ['x.db.abc.supabase.co', null],
   ])('ipv6OnlyFailure(%p, %p)', (hostname, seen) => {
     expect(fallback.ipv6OnlyFailure(hostname, seen)).toEqual({ ...addon.ipv6OnlyFailure(hostname, seen) })
+  })
+
+  test.each([
+    ['db.warnwarnwarn.supabase.co', '2406:da18::7'],
+    ['api.warn.example.com', '2001:db8::7'],
+  ])('firstIpv6OnlyWarning(%p), once noted with %p', (hostname, seen) => {
+    for (const backend of [fallback, addon]) expect(backend.firstIpv6OnlyWarning(hostname)).toBeNull()
+    fallback.ipv6OnlyFailure(hostname, seen)
+    addon.ipv6OnlyFailure(hostname, seen)
+    const warning = fallback.firstIpv6OnlyWarning(hostname)
+    expect(warning).toContain(seen)
+    expect(warning).toBe(addon.firstIpv6OnlyWarning(hostname))
+    for (const backend of [fallback, addon]) expect(backend.firstIpv6OnlyWarning(hostname)).toBeNull()
   })
 
   test('ipv6LiteralFailure', () => {

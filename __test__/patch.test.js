@@ -59,7 +59,7 @@ function outcome(socket) {
       resolve({ remoteAddress: socket.remoteAddress })
       socket.destroy()
     })
-    socket.once('error', (err) => resolve({ code: err.code, message: err.message, hostname: err.hostname }))
+    socket.once('error', (err) => resolve({ code: err.code, message: err.message, hostname: err.hostname, errno: err.errno }))
   })
 }
 
@@ -157,6 +157,9 @@ describe('what the patch leaves alone, and what it refuses', () => {
     expect(result.message).toContain('::1')
     expect(result.message).toContain('IPv6')
     expect(result.message).toContain('allowIPv6Literals')
+    // This platform's errno for the code, as Node's own connect errors carry (97 on Linux, 47 on macOS).
+    expect(require('node:util').getSystemErrorName(result.errno)).toBe('EAFNOSUPPORT')
+    expect(result.errno).toBe(-require('node:os').constants.errno.EAFNOSUPPORT)
     await new Promise((r) => setTimeout(r, 50))
     expect(v6Accepted).toBe(before)
   })

@@ -249,3 +249,30 @@ describe('what the poolers received', () => {
     expect(silent.startups).toEqual([])
   })
 })
+
+describe('the start-up preflight (IPV4_FORCE_CHECK through register)', () => {
+  gate.test('a Supabase direct host without IPv4: its one line carries the string to paste', () => {
+    const { stdout, stderr } = run.preflight
+    expect(stdout).toBe('ready\n')
+    for (const secret of SECRETS) expect(stderr).not.toContain(secret)
+    const lines = stderr.trim().split('\n')
+    expect(lines).toHaveLength(2)
+    const direct = lines.find((l) => l.startsWith('ipv4-force: DATABASE_URL '))
+    expect(direct).toContain(' ipv6-only: ')
+    expect(direct).toContain(FOUND)
+    expect(direct).toContain('6543')
+  })
+
+  gate.test('a healthy pooler URL: "ok", and nothing probed (a TCP connect, no startup message)', () => {
+    const lines = run.preflight.stderr.trim().split('\n')
+    expect(lines).toContainEqual(expect.stringMatching(
+      /^ipv4-force: POOLER_URL postgres:\/\/\*\*\*\*@aws-0-us-east-1\.pooler\.supabase\.com:5432\/postgres ok: connected over IPv4 to 127\.0\.0\.4:5432 in [\d.]+ ms$/))
+    const md5 = run.preflight.poolers.find((p) => p.host === '127.0.0.4')
+    // The search for abcdefghijkl asks every pooler, this one included; the URL's own user never.
+    expect(md5.startups.map((s) => s.user)).toEqual(['postgres.abcdefghijkl'])
+    expect(md5.connections).toBe(2)
+    expect(run.preflight.poolers.flatMap((p) => p.startups).every((s) => s.user === 'postgres.abcdefghijkl')).toBe(true)
+    // Never a password: nothing after the pooler's first answer.
+    expect(run.preflight.poolers.flatMap((p) => p.after)).toEqual([])
+  })
+})

@@ -71,3 +71,17 @@ test('the fixture exercises every export of index.d.ts', () => {
   expect(options).toEqual(expect.arrayContaining(['nameservers', 'hosts']))
   expect(options.filter((o) => !new RegExp(`\\b${o}:`).test(usage))).toEqual([])
 })
+
+test('every exported function and value in index.d.ts has its own JSDoc, right above it (what an editor shows)', () => {
+  const lines = fs.readFileSync(path.join(REPO, 'index.d.ts'), 'utf8').split('\n')
+  const seen = new Set()
+  const undocumented = []
+  lines.forEach((line, i) => {
+    const m = /^export\s+(?:declare\s+)?(?:function|const)\s+(\w+)/.exec(line)
+    if (m === null || seen.has(m[1])) return // an overload shares the first declaration's JSDoc
+    seen.add(m[1])
+    if (!/\*\/\s*$/.test(lines[i - 1] || '')) undocumented.push(m[1])
+  })
+  expect(seen).toContain('patchNet')
+  expect(undocumented).toEqual([])
+})

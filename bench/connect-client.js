@@ -9,7 +9,8 @@
 // Usage: node connect-client.js <variant> <port>. Reads one line per round from stdin,
 // "<ms> <concurrency>", runs connectLoop for that long and writes {rate, cpuUs} as one JSON line.
 // Variants: ipv4 (patchNet, by name), dnsLookup (unpatched, by name), cacheable (by name with
-// cacheable-lookup's lookup), byIp (unpatched), byIpPatched (patchNet, by IP).
+// cacheable-lookup's lookup), byIp (unpatched), byIpPatched (patchNet, by IP), ipv4Observed
+// (patchNet, by name, with a subscriber to the ipv4-force:lookup diagnostics channel).
 
 const readline = require('node:readline')
 const { PKG } = require('./util.js')
@@ -21,6 +22,10 @@ async function optionsFor(variant, port) {
   switch (variant) {
     case 'ipv4':
       require(PKG).patchNet()
+      return { host: CONNECT_NAME, port }
+    case 'ipv4Observed':
+      require(PKG).patchNet()
+      require('node:diagnostics_channel').subscribe('ipv4-force:lookup', () => {})
       return { host: CONNECT_NAME, port }
     case 'byIpPatched':
       require(PKG).patchNet()

@@ -165,7 +165,7 @@ async function headroom(ctx, coldRates) {
 async function connect(ctx) {
   const { results, started } = ctx
   const server = await startTcpServer()
-  const VARIANTS = ['ipv4', 'dnsLookup', 'cacheable', 'byIp', 'byIpPatched']
+  const VARIANTS = ['ipv4', 'dnsLookup', 'cacheable', 'byIp', 'byIpPatched', 'ipv4Observed']
   const clients = {}
   for (const k of VARIANTS) clients[k] = await startConnectClient(k, server.port)
   const cpuPerConn = {}
@@ -177,18 +177,22 @@ async function connect(ctx) {
   const connSeq = await rounds(5, VARIANTS, (k) => measureConnect(k, 1))
   const connPar = await rounds(5, VARIANTS, (k) => measureConnect(k, 50))
   for (const k of VARIANTS) clients[k].close()
-  const cpuNote = (c) => ['ipv4', 'byIp', 'byIpPatched', 'cacheable', 'dnsLookup']
-    .map((k) => `${{ ipv4: 'patchNet by name', byIp: 'by IP', byIpPatched: 'patchNet by IP', cacheable: 'cacheable', dnsLookup: 'dns.lookup' }[k]} ` +
+  const cpuNote = (c) => ['ipv4', 'ipv4Observed', 'byIp', 'byIpPatched', 'cacheable', 'dnsLookup']
+    .map((k) => `${{ ipv4: 'patchNet by name', ipv4Observed: 'with a lookup subscriber', byIp: 'by IP', byIpPatched: 'patchNet by IP', cacheable: 'cacheable', dnsLookup: 'dns.lookup' }[k]} ` +
       `${median(cpuPerConn[`${k}/${c}`]).toFixed(1)}`).join(', ')
   results.rows.push(
     row('3a connect by name, sequential (conn/s)', connSeq, fmtRate, 'byIp', '>= 0.9x by IP', (r) => r >= 0.9),
     row('3b connect by name, 50 parallel (conn/s)', connPar, fmtRate, 'byIp', '>= 0.9x by IP', (r) => r >= 0.9),
+    row('3c connect by name, a lookup subscriber (conn/s)', { ipv4: connSeq.ipv4Observed, unobserved: connSeq.ipv4 }, fmtRate,
+      'unobserved', 'info', null),
   )
   results.notes.push(`3: net.connect() + resetAndDestroy() on 'connect' (see connectOnce), to a server in a separate node process (its accept/close ` +
     'work stays off the measured event loop and CPU). ipv4-force = by name with patchNet(); dns.lookup = by name, ' +
     'unpatched; cacheable = by name with { lookup: cacheable.lookup }; reference = by IP, unpatched. ' +
     `By IP with patchNet() active: ${fmtRate(median(connSeq.byIpPatched))} sequential, ${fmtRate(median(connPar.byIpPatched))} parallel. ` +
-    'Each variant runs in its own process, patched (or not) from start-up as a server would be.',
+    'Each variant runs in its own process, patched (or not) from start-up as a server would be. ' +
+    '3c: sequential, patchNet() with a subscriber to the ipv4-force:lookup diagnostics channel (every lookup published) ' +
+    'against the same without one (3a).',
   `   client CPU µs per connection (less noisy than conn/s on a shared machine), sequential: ${cpuNote(1)}; ` +
     `50 parallel: ${cpuNote(50)}.`)
   progress('connect', started)

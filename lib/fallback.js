@@ -40,15 +40,41 @@ function supabasePooler(project) {
     "transaction mode), or enable Supabase's IPv4 add-on"
 }
 
-function ipv6OnlyFailure(hostname, ipv6Seen) {
+function ipv6OnlyAdvice(hostname, ipv6Seen) {
   const seen = ipv6Seen ? `the name resolves only to IPv6 (${ipv6Seen})` : 'the name has no A record'
   const project = supabaseProjectRef(hostname)
   const endpoint = project !== null
     ? `This is a Supabase direct host, which is IPv6-only: ${supabasePooler(project)}`
     : 'Use an IPv4 endpoint of this service (for a Supabase database, the session pooler aws-0-[REGION].pooler.supabase.com)'
-  return failure('ENODATA', hostname,
-    `no IPv4 address: ${seen}, and ipv4-force is connecting over IPv4 only because this network cannot ` +
-      `reach IPv6. ${endpoint}, or run on a network with working IPv6.`, 'lookup')
+  return `no IPv4 address: ${seen}, and ipv4-force is connecting over IPv4 only because this network cannot ` +
+    `reach IPv6. ${endpoint}, or run on a network with working IPv6.`
+}
+
+function ipv6OnlyFailure(hostname, ipv6Seen) {
+  if (ipv6Seen) noteIPv6Only(hostname, ipv6Seen)
+  return failure('ENODATA', hostname, ipv6OnlyAdvice(hostname, ipv6Seen), 'lookup')
+}
+
+// IPv6-only hosts seen, for the once-per-host warning and stats(). Per thread: this backend keeps
+// no process-wide state (each worker thread warns once per host itself).
+const ipv6OnlyHosts = new Map()
+const MAX_IPV6_ONLY_HOSTS = 4096
+
+function hostKey(hostname) {
+  return hostname.replace(/\.$/, '').toLowerCase()
+}
+
+function noteIPv6Only(hostname, address) {
+  const key = hostKey(hostname)
+  if (!ipv6OnlyHosts.has(key) && ipv6OnlyHosts.size < MAX_IPV6_ONLY_HOSTS) ipv6OnlyHosts.set(key, { address, reported: false })
+}
+
+function firstIpv6OnlyWarning(hostname) {
+  const host = ipv6OnlyHosts.get(hostKey(hostname))
+  if (host === undefined || host.reported) return null
+  host.reported = true
+  return `connections to ${hostname} fail with ENODATA: ${ipv6OnlyAdvice(hostname, host.address)} ` +
+    '(Given once per host, in case a library reported the failure without this explanation.)'
 }
 
 function ipv6LiteralFailure(address) {
@@ -117,15 +143,20 @@ class NativeResolver {
 
   // Calls back, always asynchronously, with an outcome: {addresses, ttlMs} or a failure.
   lookup(hostname, done) {
-    const ipv4 = (callback) => this.resolver
-      ? this.resolver.resolve4(hostname, callback)
-      : systemLookup(hostname, { family: 4, all: true }, (err, list) => callback(err, list && list.map((a) => a.address)))
+    const ipv4 = (callback) => {
+      if (this.resolver) counts.queriesSent++
+      else counts.fallbacks++
+      return this.resolver
+        ? this.resolver.resolve4(hostname, callback)
+        : systemLookup(hostname, { family: 4, all: true }, (err, list) => callback(err, list && list.map((a) => a.address)))
+    }
     const ipv6 = (callback) => this.resolver
       ? this.resolver.resolve6(hostname, (err, list) => callback(err ? null : list[0]))
       : systemLookup(hostname, { family: 6 }, (err, address) => callback(err ? null : address))
     ipv4((err, addresses) => {
       if (!err && addresses.length > 0) return done({ addresses, ttlMs: 0 })
       const code = err ? err.code : 'ENODATA'
+      if (code === 'ETIMEOUT') counts.timeouts++
       if (code !== 'ENOTFOUND' && code !== 'ENODATA') return done(failure(code, hostname, err.message))
       // Tell an IPv6-only name from a missing one, for the ENODATA advice.
       ipv6((seen) => done(seen ? ipv6OnlyFailure(hostname, seen) : failure(code, hostname, err && err.message)))
@@ -141,6 +172,7 @@ class LookupDispatcher {
   }
 
   lookup(resolver, id, hostname) {
+    counts.lookups++
     const now = resolver.known(hostname)
     if (now === null) resolver.lookup(hostname, (outcome) => this.onCompleted([{ id, outcome }]))
     return now
@@ -162,9 +194,37 @@ function redactTarget(text) {
   return String(text).replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@/?#]*@/i, '$1****@').replace(/[?#].*$/s, '?****')
 }
 
-// Node's resolvers read the system's files themselves: there is nothing to check or reload here.
-function stats() {
-  return { configChecks: 0, configReloads: 0 }
+// The preflight's check: needs the addon too (reported, as every outcome, a turn later).
+function diagnoseInBackground(target, options, onReport) {
+  diagnose().then(onReport)
 }
 
-module.exports = { backend, stats, NativeResolver, createResolver, LookupDispatcher, ipv6OnlyFailure, ipv6LiteralFailure, diagnose, findSupabasePooler, redactTarget }
+// This thread's counters (this backend keeps no process-wide state). Lookups of explicit
+// nameservers are c-ares queries; the others are getaddrinfo calls, counted as fallbacks. Node's
+// resolvers read the system's files themselves: there is nothing to check or reload here.
+const counts = { lookups: 0, cacheHits: 0, queriesSent: 0, timeouts: 0, fallbacks: 0 }
+
+function noteThreadCacheHits(hits) {
+  counts.lookups += hits
+  counts.cacheHits += hits
+}
+
+function stats() {
+  return { ...counts, ipv6OnlyHosts: ipv6OnlyHosts.size, configChecks: 0, configReloads: 0 }
+}
+
+module.exports = {
+  backend,
+  stats,
+  noteThreadCacheHits,
+  firstIpv6OnlyWarning,
+  NativeResolver,
+  createResolver,
+  LookupDispatcher,
+  ipv6OnlyFailure,
+  ipv6LiteralFailure,
+  diagnose,
+  diagnoseInBackground,
+  findSupabasePooler,
+  redactTarget,
+}

@@ -76,11 +76,19 @@ function answer(outcome, all, callback) {
   else deliverLater(callback, null, outcome.addresses[0], 4)
 }
 
-function lookupWith(resolver, hostname, all, callback) {
+// `observe(hostname, outcome, cached)`, when given, sees each outcome before the callback does
+// (the patch's IPv6-only warning and lookup events).
+function lookupWith(resolver, hostname, all, callback, observe) {
   const outcome = resolver.lookup(hostname)
-  if (!(outcome instanceof Promise)) return answer(outcome, all, callback)
+  if (!(outcome instanceof Promise)) {
+    if (observe !== undefined) observe(hostname, outcome, true)
+    return answer(outcome, all, callback)
+  }
   outcome.then(
-    (later) => answer(later, all, callback),
+    (later) => {
+      if (observe !== undefined) observe(hostname, later, false)
+      answer(later, all, callback)
+    },
     // Resolver#lookup never rejects by design; this is a last guard so a callback is always called.
     (err) => deliverLater(callback, err),
   )

@@ -11,16 +11,27 @@
 
 const net = require('node:net')
 const dns = require('node:dns')
+const os = require('node:os')
+const diagnosticsChannel = require('node:diagnostics_channel')
+const { performance } = require('node:perf_hooks')
 const { debuglog, promisify } = require('node:util')
 const native = require('./native.js')
-const { resolverFor, RESOLVER_OPTIONS } = require('./resolver.js')
+const { resolverFor, isAnswer, RESOLVER_OPTIONS } = require('./resolver.js')
 const { lookupWith, deliverLater, acceptedLookupCall, nodeDnsLookup, noop } = require('./lookup.js')
 const { invalidArgType, invalidArgValue, lookupError, own } = require('./errors.js')
+const { startPreflight, checkTargets } = require('./preflight.js')
 
 const debug = debuglog('ipv4-force')
 // NODE_DEBUG is read once, at start-up: whether each forced lookup logs a line.
 const logged = debug.enabled
-const PATCH_OPTIONS = [...RESOLVER_OPTIONS, 'hosts', 'allowIPv6Literals', 'dnsLookup']
+const PATCH_OPTIONS = [...RESOLVER_OPTIONS, 'hosts', 'allowIPv6Literals', 'dnsLookup', 'warnings', 'check']
+
+// Every forced lookup is published here, as undici publishes its requests: {hostname, addresses}
+// or {hostname, error}, with cached, duration (ms) and backend. Without a subscriber the cost is
+// one hasSubscribers read per lookup.
+const lookupChannel = diagnosticsChannel.channel('ipv4-force:lookup')
+const BACKEND = native.backend === 'node' ? 'node' : 'native'
+const IPV6_ONLY_WARNING = 'IPV4_FORCE_IPV6_ONLY'
 
 // Node marks the `[options, cb]` array that net.connect / http.Agent / undici pass to
 // Socket#connect with this symbol; an array without it would be taken for an options object.
@@ -74,24 +85,54 @@ function patchConfig(options) {
   for (const key of Object.keys(options)) {
     if (!PATCH_OPTIONS.includes(key)) throw invalidArgValue(key, `unknown option (known: ${PATCH_OPTIONS.join(', ')})`)
   }
-  for (const name of ['allowIPv6Literals', 'dnsLookup']) {
+  for (const name of ['allowIPv6Literals', 'dnsLookup', 'warnings']) {
     const value = own(options, name)
     if (value !== undefined && typeof value !== 'boolean') throw invalidArgType(`options.${name}`, 'of type boolean', value)
   }
   const resolver = resolverFor(options)
+  const warnings = own(options, 'warnings') !== false
   return {
     resolver,
     isForced: hostMatcher(own(options, 'hosts')),
     allowIPv6Literals: own(options, 'allowIPv6Literals') === true,
     dnsLookup: own(options, 'dnsLookup') !== false,
-    forcedLookup: makeForcedLookup(resolver),
+    warnings,
+    forcedLookup: makeForcedLookup(resolver, warnings),
+    check: checkTargets(own(options, 'check'), 'options.check'),
   }
 }
 
-// The IPv4 lookup for one resolver, with NODE_DEBUG=ipv4-force's one line per forced lookup.
-function makeForcedLookup(resolver) {
+// The IPv4 lookup for one resolver, with NODE_DEBUG=ipv4-force's one line per forced lookup, the
+// IPv6-only warning, and the lookup events.
+function makeForcedLookup(resolver, warnings) {
+  const observe = warnings ? warnIfIPv6Only : undefined
   return function ipv4ForceLookup(hostname, all, callback) {
-    lookupWith(resolver, hostname, all, logged ? withDebugLine(hostname, callback) : callback)
+    const reply = logged ? withDebugLine(hostname, callback) : callback
+    lookupWith(resolver, hostname, all, reply, lookupChannel.hasSubscribers ? publishing(performance.now(), observe) : observe)
+  }
+}
+
+function warnIfIPv6Only(hostname, outcome) {
+  if (outcome.code === 'ENODATA') warnIPv6Only(hostname)
+}
+
+// The first time in the process (any thread: the set is the addon's) that a connection finds
+// `hostname` IPv6-only: one warning, with the error's own advice, for when a library reports the
+// failure without it (grpc-js, ioredis Cluster). Node's --no-warnings and
+// --disable-warning=IPV4_FORCE_IPV6_ONLY apply.
+function warnIPv6Only(hostname) {
+  const message = native.firstIpv6OnlyWarning(hostname)
+  if (message !== null) process.emitWarning(message, { code: IPV6_ONLY_WARNING })
+}
+
+// Only while someone subscribes: the event for one lookup, then the warning.
+function publishing(started, observe) {
+  return (hostname, outcome, cached) => {
+    const duration = performance.now() - started
+    lookupChannel.publish(isAnswer(outcome)
+      ? { hostname, addresses: outcome.addresses.slice(), cached, duration, backend: BACKEND }
+      : { hostname, error: lookupError(outcome), cached, duration, backend: BACKEND })
+    if (observe !== undefined) observe(hostname, outcome)
   }
 }
 
@@ -176,14 +217,14 @@ function ipv4FromCallerLookup(callerLookup, config) {
       if (err || (all && !Array.isArray(address))) return callback(err, address, family)
       if (all) {
         const kept = withoutIPv6(address)
-        return kept === null ? callback(ipv6OnlyError(hostname, address.find(isValidIPv6Entry).address)) : reply(null, kept)
+        return kept === null ? callback(ipv6OnlyError(config, hostname, address.find(isValidIPv6Entry).address)) : reply(null, kept)
       }
       if (!(net.isIPv6(address) && (family === 4 || family === 6))) return reply(err, address, family)
       // One IPv6 address where IPv4 was wanted: ask for the whole list, as Happy Eyeballs would.
       callerLookup.call(this, hostname, Object.assign({}, dnsOptions, { all: true }), (err2, list) => {
         const ipv4 = !err2 && Array.isArray(list) && list.find((a) => a && net.isIPv4(a.address))
         if (ipv4) reply(null, ipv4.address, 4)
-        else callback(ipv6OnlyError(hostname, address))
+        else callback(ipv6OnlyError(config, hostname, address))
       })
     })
   }
@@ -201,8 +242,10 @@ function withoutIPv6(addresses) {
   return kept.some((entry) => entry && net.isIPv4(entry.address)) ? kept : null
 }
 
-function ipv6OnlyError(hostname, ipv6) {
+// A caller's own lookup found `hostname` IPv6-only: the ENODATA error, and the warning.
+function ipv6OnlyError(config, hostname, ipv6) {
   const failure = native.ipv6OnlyFailure(hostname, ipv6)
+  if (config.warnings) warnIPv6Only(hostname)
   return lookupError(failure)
 }
 
@@ -211,7 +254,8 @@ function ipv6OnlyError(hostname, ipv6) {
 function refuseIPv6Literal(socket, literal, port) {
   return function refuseLookup() {
     const err = lookupError(native.ipv6LiteralFailure(literal))
-    err.errno = -97
+    // Node's errno for the code: negative, and this platform's number (97 on Linux, 47 on macOS).
+    err.errno = -os.constants.errno.EAFNOSUPPORT
     err.address = literal
     if (port !== undefined) err.port = port
     process.nextTick(() => socket.destroy(err))
@@ -312,8 +356,10 @@ function notForced(config, host) {
 function hasOneAddress(state, host, options) {
   const config = state.config
   // dns.lookup checks `hints`; NODE_DEBUG=ipv4-force's line per lookup comes from its path too.
-  if (!config.dnsLookup || dns.lookup !== state.installedLookup || options.localAddress || options.hints || logged) return false
-  const address = knownAddress(config, host)
+  // A subscriber to the lookup events must see every lookup too.
+  if (!config.dnsLookup || dns.lookup !== state.installedLookup || options.localAddress || options.hints || logged ||
+    lookupChannel.hasSubscribers) return false
+  const address = config.resolver.knownSingleAddress(host)
   if (address === null) return false
   try {
     if (!config.isForced(host)) return false
@@ -326,19 +372,15 @@ function hasOneAddress(state, host, options) {
   return true
 }
 
-// The single address this thread's cache holds for `host`, or null.
-function knownAddress(config, host) {
-  const hit = config.resolver.front.get(host)
-  return hit !== undefined && hit.addresses.length === 1 && hit.expires > Date.now() ? hit.addresses[0] : null
-}
-
 // The fast path's lookup, in Socket#connect's calling convention (Node asks with family 4).
 function knownAddressLookup(state) {
   return function ipv4ForceLookup(hostname, dnsOptions, callback) {
-    const address = hostname === state.fastHost ? state.fastAddress : knownAddress(state.config, hostname)
+    const resolver = state.config.resolver
+    const address = hostname === state.fastHost ? state.fastAddress : resolver.knownSingleAddress(hostname)
     state.fastHost = null
-    if (address === null) state.config.forcedLookup(hostname, false, callback)
-    else deliverLater(callback, null, address, 4)
+    if (address === null) return state.config.forcedLookup(hostname, false, callback)
+    resolver.countThreadCacheHit()
+    deliverLater(callback, null, address, 4)
   }
 }
 
@@ -350,6 +392,7 @@ function knownAddressLookup(state) {
 function patchNet(options) {
   const config = patchConfig(options)
   config.connectLookup = connectLookup(config)
+  if (config.check !== null) startPreflight(config.check, preflightOptions(options))
   const patch = currentPatch()
   if (patch) {
     patch.config = config
@@ -382,6 +425,15 @@ function patchNet(options) {
   installDnsLookup(state)
   setPatch(state)
   return unpatchNet
+}
+
+// The preflight asks the DNS servers the patch asks.
+function preflightOptions(options) {
+  const picked = {}
+  for (const key of ['nameservers', 'fallback']) {
+    if (own(options, key) !== undefined) picked[key] = options[key]
+  }
+  return picked
 }
 
 // dns.lookup and dns.promises.lookup are ours while `dnsLookup` is on; off, they are what they were.

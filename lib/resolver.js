@@ -31,11 +31,15 @@ class Resolver {
   lookup(hostname) {
     const hit = this.front.get(hostname)
     if (hit !== undefined) {
-      if (hit.expires > Date.now()) return hit
+      if (hit.expires > Date.now()) {
+        threadCacheHits++
+        return hit
+      }
       this.front.delete(hostname)
     }
     let outcome
     try {
+      if (threadCacheHits > 0) flushThreadCacheHits()
       outcome = lookups().lookup(this.native, hostname)
     } catch (err) {
       // A Rust panic, caught at the FFI boundary, arrives as a thrown Error.
@@ -61,10 +65,33 @@ class Resolver {
     return outcome
   }
 
+  /**
+   * The one address this thread's cache holds for `hostname`, or null (a name with several
+   * addresses, or none cached here). A peek: a caller that uses it says so (countThreadCacheHit).
+   */
+  knownSingleAddress(hostname) {
+    const hit = this.front.get(hostname)
+    return hit !== undefined && hit.addresses.length === 1 && hit.expires > Date.now() ? hit.addresses[0] : null
+  }
+
+  /** A lookup answered from knownSingleAddress, for stats(). */
+  countThreadCacheHit() {
+    threadCacheHits++
+  }
+
   clearCache() {
     this.front.clear()
     this.native.clearCache()
   }
+}
+
+// Lookups this thread answered from `front` (they never reach the addon), told to the addon's
+// process-wide counters in bulk: before this thread's next call into it, and by stats().
+let threadCacheHits = 0
+
+function flushThreadCacheHits() {
+  native.noteThreadCacheHits(threadCacheHits)
+  threadCacheHits = 0
 }
 
 // Lookups that need a query: started with one native call, settled in batches. Two ways to learn
@@ -179,4 +206,10 @@ function clearCache() {
   for (const ref of resolvers.values()) ref.deref()?.clearCache()
 }
 
-module.exports = { Resolver, resolverFor, checkOptionTypes, isAnswer, clearCache, RESOLVER_OPTIONS }
+/** Counters since the process started, this thread's own cache hits included (see index.d.ts). */
+function stats() {
+  if (threadCacheHits > 0) flushThreadCacheHits()
+  return { ...native.stats() }
+}
+
+module.exports = { Resolver, resolverFor, checkOptionTypes, isAnswer, clearCache, stats, RESOLVER_OPTIONS }

@@ -29,6 +29,16 @@ pub fn ipv6_only(hostname: &str, ipv6_seen: Option<Ipv6Addr>) -> String {
     )
 }
 
+/// The warning given once per IPv6-only host that a connection (or a patched dns.lookup) found:
+/// the error's own advice, for when a library swallows the error.
+pub fn ipv6_only_warning(hostname: &str, ipv6_seen: Option<Ipv6Addr>) -> String {
+    format!(
+        "connections to {hostname} fail with ENODATA: {} (Given once per host, in case a library \
+         reported the failure without this explanation.)",
+        ipv6_only(hostname, ipv6_seen)
+    )
+}
+
 /// The way to a Supabase project's database over IPv4 (no trailing period).
 pub fn supabase_pooler(project: &str) -> String {
     format!(

@@ -1,14 +1,16 @@
 //! `diagnose` and `redactTarget`: the probes of `ipv4-force check` (in `check`), adapted to JS
 //! report objects.
 
-use napi::bindgen_prelude::Either;
+use napi::bindgen_prelude::{Either, Function};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
 use napi_derive::napi;
 
 use super::codes::{CallFailure, CallFailureCode, LookupErrorCode};
 use super::options::{adapt_options, NativeResolverOptions};
 use crate::check::pooler_probe::{self, PoolerProbe, Search};
 use crate::check::pooler_verdict::PoolerVerdict;
-use crate::check::probes::Verdict;
+use crate::check::probes::{PoolerSteps, Verdict};
 use crate::check::supabase;
 use std::future::Future;
 
@@ -163,12 +165,50 @@ pub async fn diagnose(
     target: String,
     options: Option<DiagnoseOptions>,
 ) -> Either<DiagnoseReport, CallFailure> {
-    on_runtime("checking the target", diagnose_unguarded(target, options)).await
+    on_runtime(
+        "checking the target",
+        diagnose_unguarded(target, options, true),
+    )
+    .await
+}
+
+type OnReport = ThreadsafeFunction<
+    Either<DiagnoseReport, CallFailure>,
+    (),
+    Either<DiagnoseReport, CallFailure>,
+    Status,
+    false,
+    true,
+>;
+
+/// Checks `target` like `diagnose`, in the background, and calls `on_report` with the outcome.
+/// For the start-up preflight: the threadsafe function is weak, so a check still running never
+/// keeps the process alive once its own work is done (a promise from `diagnose` would).
+#[napi(catch_unwind)]
+pub fn diagnose_in_background(
+    target: String,
+    options: Option<DiagnoseOptions>,
+    on_report: Function<Either<DiagnoseReport, CallFailure>, ()>,
+) -> napi::Result<()> {
+    let on_report: OnReport = on_report
+        .build_threadsafe_function()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build_callback(|ctx| Ok(ctx.value))?;
+    napi::bindgen_prelude::spawn(async move {
+        // A preflight probes no pooler URL (healthy targets get no probe), and still searches
+        // for the pooler of a Supabase direct host without IPv4.
+        let checking = diagnose_unguarded(target, options, false);
+        let outcome = on_runtime("checking the target", checking).await;
+        on_report.call(outcome, ThreadsafeFunctionCallMode::NonBlocking);
+    });
+    Ok(())
 }
 
 async fn diagnose_unguarded(
     target: String,
     options: Option<DiagnoseOptions>,
+    probe_pooler_urls: bool,
 ) -> Either<DiagnoseReport, CallFailure> {
     panic_if_test_hook("diagnose", &target);
     let parsed = match target::parse_target(&target) {
@@ -197,7 +237,10 @@ async fn diagnose_unguarded(
         &parsed,
         service.resolver(),
         connect_timeout,
-        options.region.as_deref(),
+        PoolerSteps {
+            region: options.region.as_deref(),
+            probe_pooler_urls,
+        },
     )
     .await;
     Either::A(to_js_report(report))

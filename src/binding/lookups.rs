@@ -17,6 +17,7 @@ use super::completions::Completions;
 use super::options::{adapt_options, NativeResolverOptions};
 use super::wake;
 use super::{guarded, internal_error, panic_if_test_hook, panic_text};
+use crate::lookup::counters::{Ipv6OnlyHosts, LOOKUPS};
 use crate::lookup::errors::LookupError;
 use crate::lookup::service::{self, LookupService, Outcome};
 
@@ -70,6 +71,7 @@ impl NativeResolver {
     /// a hot lookup never crosses to the tokio runtime.
     fn known_outcome(&self, hostname: &str) -> Option<Either<LookupAnswer, LookupFailure>> {
         panic_if_test_hook("answer_now", hostname);
+        LOOKUPS.note();
         self.service
             .answer_now(hostname)
             .map(|(outcome, fresh_until)| to_js(outcome, fresh_until))
@@ -266,6 +268,7 @@ impl CompletionQueue {
 #[napi(catch_unwind)]
 pub fn ipv6_only_failure(hostname: String, ipv6_seen: Option<String>) -> LookupFailure {
     let seen = ipv6_seen.and_then(|ip| ip.parse().ok());
+    Ipv6OnlyHosts::seen().note(&hostname, seen);
     failure(&LookupError {
         syscall: "lookup",
         ..LookupError::ipv6_only(&hostname, seen)

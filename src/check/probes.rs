@@ -143,7 +143,7 @@ pub async fn diagnose(
     target: &Target,
     resolver: &Ipv4Resolver,
     connect_timeout: Duration,
-    region: Option<&str>,
+    pooler: PoolerSteps<'_>,
 ) -> Report {
     let literal_v6 = target.ipv6_literal();
     let (a, aaaa) = if let Some(ip) = literal_v6 {
@@ -169,7 +169,7 @@ pub async fn diagnose(
         _ => Tcp4::skipped("not tested: no IPv4 address to connect to"),
     };
     let report = judge(target, a, aaaa, ipv6_route, tcp4, connect_timeout);
-    match pooler_step(target, &report, resolver, connect_timeout, region).await {
+    match pooler_step(target, &report, resolver, connect_timeout, pooler).await {
         Some(finding) => with_pooler(target, report, finding),
         None => report,
     }
@@ -204,6 +204,16 @@ fn shown_user(user: &str) -> String {
     }
 }
 
+/// Which Supabase pooler probes `diagnose` may make.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolerSteps<'a> {
+    /// Search this region only (`--region`).
+    pub region: Option<&'a str>,
+    /// Also probe a pooler URL that accepts TCP (the check does; a start-up preflight only
+    /// searches for the pooler of a direct host without IPv4, and probes nothing healthy).
+    pub probe_pooler_urls: bool,
+}
+
 /// The pooler probes a Supabase target calls for: a direct host without IPv4 → the search for
 /// its project's pooler; a pooler URL that accepts TCP → a startup message with the URL's user
 /// name, and the search when the pooler does not know the tenant.
@@ -212,8 +222,9 @@ async fn pooler_step(
     report: &Report,
     resolver: &Ipv4Resolver,
     connect_timeout: Duration,
-    region: Option<&str>,
+    steps: PoolerSteps<'_>,
 ) -> Option<PoolerFinding> {
+    let region = steps.region;
     if !matches!(
         target.scheme.as_deref(),
         None | Some("postgres") | Some("postgresql")
@@ -244,7 +255,7 @@ async fn pooler_step(
         });
     }
     supabase::pooler_candidate(&target.host)?;
-    if report.verdict != Verdict::Reachable {
+    if report.verdict != Verdict::Reachable || !steps.probe_pooler_urls {
         return None;
     }
     let user = target
@@ -1147,18 +1158,24 @@ mod tests {
             attempts: Some(1),
             fallback: false,
         });
-        let r = diagnose(&target(&format!("127.0.0.1:{port}")), &resolver, T, None).await;
+        let r = diagnose(
+            &target(&format!("127.0.0.1:{port}")),
+            &resolver,
+            T,
+            PoolerSteps::default(),
+        )
+        .await;
         assert_eq!(r.verdict, Verdict::Reachable, "{r:?}");
         assert_eq!(r.a, vec!["127.0.0.1"]);
         assert!(r.aaaa.is_empty() && r.aaaa_error.is_none());
 
-        let r = diagnose(&target("[::1]:5432"), &resolver, T, None).await;
+        let r = diagnose(&target("[::1]:5432"), &resolver, T, PoolerSteps::default()).await;
         assert_eq!(r.verdict, Verdict::Ipv6Only);
         assert_eq!(r.aaaa, vec!["::1"]);
         assert!(!r.tcp4.attempted);
         assert!(r.hint.contains("allowIPv6Literals"), "{}", r.hint);
 
-        let r = diagnose(&target("127.0.0.1"), &resolver, T, None).await;
+        let r = diagnose(&target("127.0.0.1"), &resolver, T, PoolerSteps::default()).await;
         assert_eq!(r.verdict, Verdict::Resolves);
         assert!(r.tcp4.message.contains("no port"), "{}", r.tcp4.message);
     }
@@ -1171,7 +1188,7 @@ mod tests {
             attempts: Some(1),
             fallback: false,
         });
-        let r = diagnose(&target("x.test:5432"), &resolver, T, None).await;
+        let r = diagnose(&target("x.test:5432"), &resolver, T, PoolerSteps::default()).await;
         assert_eq!(r.verdict, Verdict::DnsFailure, "{r:?}");
         assert!(!r.tcp4.attempted);
     }

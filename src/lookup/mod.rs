@@ -3,9 +3,10 @@
 //! (`udp_exchange`), hickory's full client for everything else on reused sockets (`udp_pool`);
 //! the shared TTL cache (`cache`, `service`), the system's files followed while the process runs
 //! (`system_files`, `system_config`), and failures shaped like Node's dns errors, with the advice
-//! a person needs (`errors`).
+//! a person needs (`errors`), and the process-wide counters and IPv6-only hosts seen (`counters`).
 
 pub mod cache;
+pub mod counters;
 pub mod errors;
 pub mod hostname;
 pub mod resolver;

@@ -21,6 +21,7 @@ use hickory_resolver::Hosts;
 use tokio::sync::Semaphore;
 
 use crate::locking::lock;
+use crate::lookup::counters::{FALLBACKS, TIMEOUTS};
 use crate::lookup::errors::{ErrorCode, LookupError};
 use crate::lookup::hostname::{parse_host, Host};
 use crate::lookup::system_config::system_config;
@@ -167,8 +168,12 @@ impl Ipv4Resolver {
             }
         };
         let native = self.query_a(input, &name).await;
+        if matches!(&native, Err(err) if err.code == ErrorCode::Timeout) {
+            TIMEOUTS.note();
+        }
         match native {
             Err(err) if self.settings.fallback && err.code.allows_fallback() => {
+                FALLBACKS.note();
                 match Box::pin(system_lookup_ipv4(&name)).await {
                     Ok(addresses) => Ok(Resolved {
                         addresses,
@@ -901,16 +906,21 @@ async fn getaddrinfo_ipv4(name: &str) -> Result<Vec<Ipv4Addr>, LookupError> {
     let answer = tokio::task::spawn_blocking(move || (query.as_str(), 0).to_socket_addrs()).await;
     match answer {
         Ok(Ok(addrs)) => {
-            let v4: Vec<Ipv4Addr> = addrs
-                .filter_map(|a| match a {
-                    SocketAddr::V4(v4) => Some(*v4.ip()),
-                    SocketAddr::V6(v6) => v6.ip().to_ipv4_mapped(),
-                })
-                .collect();
+            let mut v4: Vec<Ipv4Addr> = Vec::new();
+            let mut ipv6: Vec<Ipv6Addr> = Vec::new();
+            for addr in addrs {
+                match addr {
+                    SocketAddr::V4(a) => v4.push(*a.ip()),
+                    SocketAddr::V6(a) => match a.ip().to_ipv4_mapped() {
+                        Some(mapped) => v4.push(mapped),
+                        None => ipv6.push(*a.ip()),
+                    },
+                }
+            }
             if v4.is_empty() {
                 Err(LookupError {
                     syscall: "getaddrinfo",
-                    ..LookupError::ipv6_only(name, None)
+                    ..LookupError::ipv6_only(name, ipv6.first().copied())
                 })
             } else {
                 Ok(v4)

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::locking::lock;
 use crate::lookup::cache::{instant_after, TtlCache};
-use crate::lookup::errors::LookupError;
+use crate::lookup::counters::{Ipv6OnlyHosts, CACHE_HITS};
+use crate::lookup::errors::{ErrorCode, LookupError};
 use crate::lookup::hostname::{parse_host, Host};
 use crate::lookup::resolver::{Ipv4Resolver, Resolved, ResolverSettings};
 
@@ -151,6 +152,7 @@ impl LookupService {
             && self.cache_rebuilds.load(Ordering::Acquire) == self.resolver.rebuilds();
         if settled {
             if let Some((outcome, until)) = self.cache.get_with_expiry(input, now) {
+                CACHE_HITS.note();
                 return Some((outcome, until.min(files.next_check())));
             }
         }
@@ -183,7 +185,12 @@ impl LookupService {
                 || async {
                     match self.resolver.resolve(input).await {
                         Ok(resolved) => Ok(Arc::new(Answer::from(resolved))),
-                        Err(err) => Err(Arc::new(err)),
+                        Err(err) => {
+                            if err.code == ErrorCode::NoData && err.ipv6_seen.is_some() {
+                                Ipv6OnlyHosts::seen().note(input, err.ipv6_seen);
+                            }
+                            Err(Arc::new(err))
+                        }
                     }
                 },
             )
@@ -212,7 +219,6 @@ impl LookupService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lookup::errors::ErrorCode;
 
     #[test]
     fn literals_are_answered_without_a_query() {

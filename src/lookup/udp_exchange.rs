@@ -32,6 +32,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{oneshot, Notify};
 
 use crate::locking::lock;
+use crate::lookup::counters::QUERIES_SENT;
 use crate::lookup::udp_pool::{note_fd_exhaustion, DEFAULT_MAX_QUERIES};
 
 /// Larger than any UDP reply a server sends without EDNS (512 bytes) or with hickory's default
@@ -282,6 +283,7 @@ pub async fn exchange(sockets: &Sockets, query: &Query, options: QueryOptions) -
     if sent != bytes.len() {
         return Err(ExchangeError::Io);
     }
+    QUERIES_SENT.note();
     let mut response = reply.await.map_err(|_| ExchangeError::Io)??;
     response.queries[0] = query.clone();
     Ok(response)

@@ -45,6 +45,7 @@ use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 
 use crate::locking::lock;
+use crate::lookup::counters::QUERIES_SENT;
 
 /// Idle sockets kept per resolver while it is busy: enough for a few hundred lookups in flight
 /// (a server under load) to find a socket ready instead of binding one.
@@ -133,7 +134,11 @@ impl RuntimeProvider for PooledUdpProvider {
         timeout: Option<Duration>,
     ) -> Pin<Box<dyn Send + Future<Output = Result<Self::Tcp, io::Error>>>> {
         let connect = self.tokio.connect_tcp(server_addr, bind_addr, timeout);
-        Box::pin(async move { connect.await.inspect_err(note_fd_exhaustion) })
+        Box::pin(async move {
+            let stream = connect.await.inspect_err(note_fd_exhaustion)?;
+            QUERIES_SENT.note();
+            Ok(stream)
+        })
     }
 
     fn bind_udp(
@@ -421,6 +426,7 @@ impl DnsUdpSocket for PooledUdpSocket {
         match &sent {
             Poll::Ready(Ok(_)) => {
                 self.sent.fetch_add(1, Ordering::Relaxed);
+                QUERIES_SENT.note();
             }
             Poll::Ready(Err(_)) => self.failed.store(true, Ordering::Relaxed),
             Poll::Pending => {}
