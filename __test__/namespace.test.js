@@ -201,6 +201,12 @@ for (const [mode, how] of [['patched', 'require(ipv4-force).patchNet()'], ['regi
       expect(r.message).toContain(V6ONLY_IPV6)
     })
 
+    t('fetch to an IPv6-only name fails with ENODATA (undici connects through net)', () => {
+      const r = resultOf(mode, 'IPv6-only fetch http://v6only.test')
+      expect(r).toMatchObject({ ok: false, code: 'ENODATA' })
+      expect(r.message).toContain(V6ONLY_IPV6)
+    })
+
     t('pg to an IPv6-only Supabase direct host fails with ENODATA pointing to the pooler', () => {
       const r = resultOf(mode, SUPABASE)
       expect(r).toMatchObject({ ok: false, code: 'ENODATA' })

@@ -37,6 +37,17 @@ const IPV6_ONLY_WARNING = 'IPV4_FORCE_IPV6_ONLY'
 // Socket#connect with this symbol; an array without it would be taken for an options object.
 const kNormalizedArgs = Object.getOwnPropertySymbols(net._normalizeArgs([]))[0]
 
+// Whether Socket#connect here finds its lookup through the dns module at connect time (Node, Bun),
+// so that replacing dns.lookup reaches every connection by name.
+const NET_READS_DNS_LOOKUP = netReadsDnsLookup()
+
+// Deno's node:net takes `lookup` from node:dns once, when it loads (ext/node/polyfills/net.ts:
+// `const { lookup: dnsLookup } = ...("node:dns")`, then `options.lookup || dnsLookup`), so a
+// replaced dns.lookup never reaches it: a connection there is given the lookup itself.
+function netReadsDnsLookup() {
+  return typeof process.versions.deno !== 'string'
+}
+
 // The patch's state lives on net.Socket.prototype under a registered symbol: a second copy of
 // this package in the process (two versions in node_modules) finds the first one's wrapper and
 // reuses it, instead of wrapping connect and dns.lookup twice.
@@ -285,13 +296,14 @@ function withOptions(options, cb, changes) {
 /** The arguments to pass on to Node's Socket#connect: the originals unless something must change. */
 function connectArgs(socket, args, state) {
   const config = state.config
+  const viaDnsLookup = config.dnsLookup && NET_READS_DNS_LOOKUP
   const first = args[0]
   const fromNode = Array.isArray(first) && first[kNormalizedArgs] === true
   let options
   if (fromNode) options = first[0]
   else if (first !== null && typeof first === 'object') options = first
   // (port, host): dns.lookup does the work unless the host is an IPv6 literal.
-  else if (config.dnsLookup && !(typeof args[1] === 'string' && args[1].includes(':'))) return args
+  else if (viaDnsLookup && !(typeof args[1] === 'string' && args[1].includes(':'))) return args
   else options = net._normalizeArgs(args)[0]
   if (options === null || typeof options !== 'object' || options.path) return args // IPC: untouched
   const host = options.host || 'localhost' // Node's own default
@@ -318,8 +330,20 @@ function connectArgs(socket, args, state) {
   if (net.isIP(host) !== 0) return args
   // dns.lookup answers a connection's lookup, except when it asks for IPv6: a connection by name
   // is IPv4 whatever family it names.
-  if (config.dnsLookup && family !== 6 && family !== 'IPv6') return args
+  if (viaDnsLookup && family !== 6 && family !== 'IPv6') return args
+  if (!NET_READS_DNS_LOOKUP && notForced(config, host)) return args
   return rewritten({ lookup: config.connectLookup })
+}
+
+// Where the lookup must be given to the connection (Deno): a name ipv4-force leaves alone keeps the
+// runtime's own lookup (in Deno, the one that lets `--allow-net=<name>` cover its addresses). A
+// `hosts` function that throws is not decided here: the given lookup reports it.
+function notForced(config, host) {
+  try {
+    return !config.isForced(host)
+  } catch {
+    return false
+  }
 }
 
 // The one-address fast path: a name this thread knows to have a single A record is connected with

@@ -119,16 +119,17 @@ function runInNamespace({ script, args = [], etc = {}, env = {}, timeout = 30000
 }
 
 /**
- * Runs a fixture driver (fixtures/<name>/driver.js) in a namespace, with a scratch folder of its
+ * Runs a fixture driver (fixtures/<name>/driver.js) in a namespace (`flags` as for runInNamespace;
+ * `env` added to its environment), with a scratch folder of its
  * own in NS_TMP (created with `folderMode`, removed afterwards), and returns the JSON object the
  * driver printed last. Fails with the driver's stderr when it printed none, and when its set-up
  * reported errors.
  */
-async function runDriver({ script, etc, tag, timeout, folderMode = 0o700, args, privateEtc }) {
+async function runDriver({ script, etc, tag, timeout, folderMode = 0o700, args, privateEtc, flags, env = {} }) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `ipv4-force-${tag}-`))
   fs.chmodSync(tmp, folderMode)
   try {
-    const out = await runInNamespace({ script, args, etc, env: { NS_TMP: tmp }, timeout, privateEtc })
+    const out = await runInNamespace({ script, args, etc, env: { ...env, NS_TMP: tmp }, timeout, privateEtc, flags })
     let run
     try {
       run = JSON.parse(out.stdout.trim().split('\n').pop())
