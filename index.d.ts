@@ -130,7 +130,10 @@ export function patchNet(options?: PatchOptions): () => boolean
 /** Restores `net.Socket.prototype.connect`. Returns false when nothing was patched. */
 export function unpatchNet(): boolean
 
-/** Whether `patchNet()` is in effect. */
+/**
+ * Whether connections are patched, by this copy of ipv4-force or another one in the process (with
+ * two versions installed, the first to patch keeps its patch; see the README).
+ */
 export function isPatched(): boolean
 
 /**

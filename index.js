@@ -5,14 +5,14 @@
 //   lib/errors.js    errors shaped like Node's, own-property option reads
 //   lib/resolver.js  one resolver per configuration, lookups pending on the addon
 //   lib/lookup.js    resolveIPv4, lookup/createLookup (dns.lookup's rules), answer delivery
-//   lib/patch.js     patchNet: dns.lookup and Socket#connect
+//   lib/patch/       patchNet: options, the forced lookup, dns.lookup, Socket#connect, shared state
 //   lib/diagnose.js  diagnose() and the report `ipv4-force check` prints
 //   lib/native.js    the addon, or lib/fallback.js where this platform has none
 
 const native = require('./lib/native.js')
 const { resolveIPv4, lookup, createLookup } = require('./lib/lookup.js')
 const { clearCache, stats } = require('./lib/resolver.js')
-const { patchNet, unpatchNet, isPatched } = require('./lib/patch.js')
+const { patchNet, unpatchNet, isPatched } = require('./lib/patch/index.js')
 
 module.exports = {
   /** 'native' (the Rust addon), or 'node' where this platform has no addon (Node's own resolvers). */
