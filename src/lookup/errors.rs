@@ -3,6 +3,10 @@
 
 use std::fmt;
 use std::net::Ipv6Addr;
+use std::time::Duration;
+
+use hickory_resolver::net::{DnsError, NetError, NoRecords};
+use hickory_resolver::proto::op::ResponseCode;
 
 use crate::advice;
 
@@ -122,6 +126,77 @@ impl fmt::Display for LookupError {
     }
 }
 
+const FDS_EXHAUSTED: &str = "no socket could be opened: the process has no file descriptor left \
+     (raise its limit, ulimit -n, or look for descriptors it leaks)";
+
+/// Maps a hickory failure to the Node dns code a user would see from `dns.resolve4`.
+pub(crate) fn classify(hostname: &str, err: &NetError) -> LookupError {
+    let (code, detail) = match err {
+        NetError::Dns(DnsError::NoRecordsFound(NoRecords { response_code, .. })) => {
+            match *response_code {
+                ResponseCode::NXDomain => {
+                    (ErrorCode::NotFound, "the name does not exist (NXDOMAIN)")
+                }
+                ResponseCode::NoError => (ErrorCode::NoData, ""),
+                ResponseCode::Refused => (ErrorCode::Refused, "the DNS server refused the query"),
+                _ => (ErrorCode::ServFail, "the DNS server failed to answer"),
+            }
+        }
+        NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => {
+            (ErrorCode::Refused, "the DNS server refused the query")
+        }
+        NetError::Dns(DnsError::ResponseCode(_)) => (
+            ErrorCode::ServFail,
+            "the DNS server failed to answer (SERVFAIL)",
+        ),
+        NetError::Timeout => (ErrorCode::Timeout, "no answer from the DNS server in time"),
+        // hickory reports a socket it could not open as NoConnections: the pool saw why.
+        NetError::NoConnections
+            if crate::lookup::udp_pool::fds_exhausted_within(Duration::from_secs(1)) =>
+        {
+            (ErrorCode::TooManyFiles, FDS_EXHAUSTED)
+        }
+        NetError::Io(io) if crate::lookup::udp_pool::is_fd_exhaustion(io) => {
+            (ErrorCode::TooManyFiles, FDS_EXHAUSTED)
+        }
+        NetError::NoConnections => (ErrorCode::ConnRefused, "no DNS server could be contacted"),
+        NetError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => (
+            ErrorCode::ConnRefused,
+            "the DNS server refused the connection",
+        ),
+        NetError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            (ErrorCode::Timeout, "no answer from the DNS server in time")
+        }
+        _ => (ErrorCode::ServFail, ""),
+    };
+    let detail = if detail.is_empty() && code != ErrorCode::NoData {
+        format!("DNS failure: {err}")
+    } else {
+        detail.to_string()
+    };
+    LookupError::new(code, hostname, detail)
+}
+
+pub(crate) fn no_config_error(hostname: &str, why: &str) -> LookupError {
+    LookupError {
+        unconfigured: true,
+        ..LookupError::new(
+            ErrorCode::ConnRefused,
+            hostname,
+            format!("no DNS server to ask: {why}"),
+        )
+    }
+}
+
+pub(crate) fn cname_loop_error(input: &str) -> LookupError {
+    LookupError::new(
+        ErrorCode::ServFail,
+        input,
+        "CNAME loop: the name's CNAME chain comes back to itself and never reaches an address \
+         (a DNS configuration error)",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +226,25 @@ mod tests {
         assert!(ErrorCode::NotFound.allows_fallback());
         assert!(ErrorCode::Timeout.allows_fallback());
         assert!(!ErrorCode::NoData.allows_fallback());
+    }
+
+    #[test]
+    fn dns_failures_map_to_node_codes() {
+        use hickory_resolver::proto::op::Query;
+        let nx = NetError::Dns(DnsError::NoRecordsFound(NoRecords::new(
+            Query::new(),
+            ResponseCode::NXDomain,
+        )));
+        assert_eq!(classify("a", &nx).code, ErrorCode::NotFound);
+        let nodata = NetError::Dns(DnsError::NoRecordsFound(NoRecords::new(
+            Query::new(),
+            ResponseCode::NoError,
+        )));
+        assert_eq!(classify("a", &nodata).code, ErrorCode::NoData);
+        assert_eq!(classify("a", &NetError::Timeout).code, ErrorCode::Timeout);
+        let refused = NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused));
+        assert_eq!(classify("a", &refused).code, ErrorCode::Refused);
+        let servfail = NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail));
+        assert_eq!(classify("a", &servfail).code, ErrorCode::ServFail);
     }
 }
