@@ -3,12 +3,12 @@
 
 use std::fmt;
 use std::net::Ipv6Addr;
-use std::time::Duration;
 
 use hickory_resolver::net::{DnsError, NetError, NoRecords};
 use hickory_resolver::proto::op::ResponseCode;
 
 use crate::advice;
+use crate::lookup::transport::is_fd_exhaustion;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -130,7 +130,9 @@ const FDS_EXHAUSTED: &str = "no socket could be opened: the process has no file 
      (raise its limit, ulimit -n, or look for descriptors it leaks)";
 
 /// Maps a hickory failure to the Node dns code a user would see from `dns.resolve4`.
-pub(crate) fn classify(hostname: &str, err: &NetError) -> LookupError {
+/// `fds_exhausted`: the resolver's transport failed to open a socket for lack of file descriptors
+/// just now (hickory reports that as NoConnections).
+pub(crate) fn classify(hostname: &str, err: &NetError, fds_exhausted: bool) -> LookupError {
     let (code, detail) = match err {
         NetError::Dns(DnsError::NoRecordsFound(NoRecords { response_code, .. })) => {
             match *response_code {
@@ -151,14 +153,8 @@ pub(crate) fn classify(hostname: &str, err: &NetError) -> LookupError {
         ),
         NetError::Timeout => (ErrorCode::Timeout, "no answer from the DNS server in time"),
         // hickory reports a socket it could not open as NoConnections: the pool saw why.
-        NetError::NoConnections
-            if crate::lookup::udp_pool::fds_exhausted_within(Duration::from_secs(1)) =>
-        {
-            (ErrorCode::TooManyFiles, FDS_EXHAUSTED)
-        }
-        NetError::Io(io) if crate::lookup::udp_pool::is_fd_exhaustion(io) => {
-            (ErrorCode::TooManyFiles, FDS_EXHAUSTED)
-        }
+        NetError::NoConnections if fds_exhausted => (ErrorCode::TooManyFiles, FDS_EXHAUSTED),
+        NetError::Io(io) if is_fd_exhaustion(io) => (ErrorCode::TooManyFiles, FDS_EXHAUSTED),
         NetError::NoConnections => (ErrorCode::ConnRefused, "no DNS server could be contacted"),
         NetError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => (
             ErrorCode::ConnRefused,
@@ -235,16 +231,25 @@ mod tests {
             Query::new(),
             ResponseCode::NXDomain,
         )));
-        assert_eq!(classify("a", &nx).code, ErrorCode::NotFound);
+        assert_eq!(classify("a", &nx, false).code, ErrorCode::NotFound);
         let nodata = NetError::Dns(DnsError::NoRecordsFound(NoRecords::new(
             Query::new(),
             ResponseCode::NoError,
         )));
-        assert_eq!(classify("a", &nodata).code, ErrorCode::NoData);
-        assert_eq!(classify("a", &NetError::Timeout).code, ErrorCode::Timeout);
+        assert_eq!(classify("a", &nodata, false).code, ErrorCode::NoData);
+        assert_eq!(
+            classify("a", &NetError::Timeout, false).code,
+            ErrorCode::Timeout
+        );
         let refused = NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused));
-        assert_eq!(classify("a", &refused).code, ErrorCode::Refused);
+        assert_eq!(classify("a", &refused, false).code, ErrorCode::Refused);
         let servfail = NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail));
-        assert_eq!(classify("a", &servfail).code, ErrorCode::ServFail);
+        assert_eq!(classify("a", &servfail, false).code, ErrorCode::ServFail);
+        // No socket could be opened: for lack of descriptors when the transport saw EMFILE.
+        let none = NetError::NoConnections;
+        assert_eq!(classify("a", &none, false).code, ErrorCode::ConnRefused);
+        assert_eq!(classify("a", &none, true).code, ErrorCode::TooManyFiles);
+        let emfile = NetError::Io(std::io::Error::from_raw_os_error(24).into());
+        assert_eq!(classify("a", &emfile, false).code, ErrorCode::TooManyFiles);
     }
 }

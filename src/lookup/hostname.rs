@@ -25,8 +25,8 @@ pub struct BadName {
 }
 
 impl Host {
-    /// The IPv4 address this host stands for without any lookup, if it is a literal.
-    #[cfg(test)]
+    /// The IPv4 address this host stands for without any lookup, if it is a literal (an IPv4
+    /// address, or an IPv4-mapped IPv6 one).
     pub fn literal_ipv4(&self) -> Option<Ipv4Addr> {
         match self {
             Host::Ipv4(ip) | Host::MappedIpv4(ip) => Some(*ip),

@@ -10,7 +10,7 @@ use crate::locking::lock;
 use crate::lookup::cache::{instant_after, TtlCache};
 use crate::lookup::counters::{Ipv6OnlyHosts, CACHE_HITS};
 use crate::lookup::errors::{ErrorCode, LookupError};
-use crate::lookup::hostname::{parse_host, Host};
+use crate::lookup::hostname::parse_host;
 use crate::lookup::resolver::{Ipv4Resolver, Resolved, ResolverSettings};
 
 const CACHE_CAPACITY: usize = 10_000;
@@ -156,17 +156,14 @@ impl LookupService {
                 return Some((outcome, until.min(files.next_check())));
             }
         }
-        match parse_host(input) {
-            Ok(Host::Ipv4(ip) | Host::MappedIpv4(ip)) => {
-                // An IP literal's "answer" never changes.
-                let answer = Answer::from(Resolved::forever(ip));
-                let until = answer.valid_until;
-                Some((Ok(Arc::new(answer)), until))
-            }
-            // Names need a query; malformed input gets its error from the resolver, so the
-            // wording lives in one place.
-            _ => None,
-        }
+        // Names need a query; malformed input gets its error from the resolver, so the wording
+        // lives in one place. An IP literal's "answer" never changes.
+        let ip = parse_host(input)
+            .ok()
+            .and_then(|host| host.literal_ipv4())?;
+        let answer = Answer::from(Resolved::forever(ip));
+        let until = answer.valid_until;
+        Some((Ok(Arc::new(answer)), until))
     }
 
     /// Resolves `input`, sharing the query with concurrent callers and caching the outcome.

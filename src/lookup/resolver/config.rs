@@ -11,14 +11,23 @@ use hickory_resolver::config::{ProtocolConfig, ResolveHosts};
 use hickory_resolver::proto::rr::Name;
 use hickory_resolver::Hosts;
 
+use hickory_resolver::net::NetError;
+
 use super::answer::fqdn;
 use super::{HickoryResolver, ResolverSettings};
+use crate::lookup::errors::{classify, LookupError};
 use crate::lookup::system_files::Content;
-use crate::lookup::udp_exchange::{DirectServer, QueryOptions};
-use crate::lookup::udp_pool::PooledUdpProvider;
+use crate::lookup::transport::exchange::{DirectServer, QueryOptions};
+use crate::lookup::transport::pool::PooledUdpProvider;
+use crate::lookup::transport::FdWatch;
 
 /// The hickory resolver, and what it was built with that decides which names are asked.
+/// How recent a lack of descriptors explains a NoConnections failure.
+const FDS_WINDOW: Duration = Duration::from_secs(1);
+
 pub(super) struct Native {
+    /// Sockets that could not be opened for lack of file descriptors, noted by both transports.
+    pub(super) fds: Arc<FdWatch>,
     pub(super) resolver: HickoryResolver,
     /// The hosts file, shared with `resolver`.
     pub(super) hosts: Arc<Hosts>,
@@ -60,8 +69,10 @@ pub(super) fn build_native(
     let search = config.search().to_vec();
     let domain = config.domain().cloned();
     let ndots = opts.ndots;
-    let provider = PooledUdpProvider::default();
-    let direct = direct_server(&config, &opts);
+    // One watch for both transports: a lack of descriptors is the resolver's to report.
+    let fds = Arc::new(FdWatch::default());
+    let provider = PooledUdpProvider::new(fds.clone());
+    let direct = direct_server(&config, &opts, fds.clone());
     // The hosts file as system_files.rs last read it, shared with both resolvers.
     let hosts = match opts.use_hosts_file {
         ResolveHosts::Always | ResolveHosts::Auto => hosts,
@@ -85,6 +96,7 @@ pub(super) fn build_native(
     let resolver = build(config)?;
     Ok(Native {
         resolver,
+        fds,
         hosts,
         direct,
         tcp_resolver,
@@ -97,6 +109,11 @@ pub(super) fn build_native(
 impl Native {
     /// The fully qualified names to ask for `name`, in order: hickory's own search-list rule
     /// (`ndots`, `domain`, `search`), the one `lookup_ip` applies.
+    /// A hickory failure as the Node error a user sees.
+    pub(super) fn classify(&self, input: &str, err: &NetError) -> LookupError {
+        classify(input, err, self.fds.exhausted_within(FDS_WINDOW))
+    }
+
     pub(super) fn candidates(&self, name: &Name) -> Vec<Name> {
         if name.is_fqdn() {
             return vec![name.clone()];
@@ -124,7 +141,11 @@ impl Native {
 }
 
 /// The first nameserver, when it takes plain UDP from any local address.
-fn direct_server(config: &ResolverConfig, opts: &ResolverOpts) -> Option<DirectServer> {
+fn direct_server(
+    config: &ResolverConfig,
+    opts: &ResolverOpts,
+    fds: Arc<FdWatch>,
+) -> Option<DirectServer> {
     let first = config.name_servers().first()?;
     let udp = first
         .connections
@@ -142,6 +163,7 @@ fn direct_server(config: &ResolverConfig, opts: &ResolverOpts) -> Option<DirectS
             case_randomization: opts.case_randomization,
         },
         opts.timeout,
+        fds,
     ))
 }
 

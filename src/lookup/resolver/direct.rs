@@ -12,7 +12,7 @@ use hickory_resolver::proto::rr::{Name, RecordType};
 use super::answer::{answer_for, answered_by_hickory, Failure};
 use super::config::Native;
 use super::{HickoryResolver, Resolved};
-use crate::lookup::udp_exchange::DirectServer;
+use crate::lookup::transport::exchange::DirectServer;
 
 /// A question the first nameserver has not answered after this long is also put to the full
 /// resolver: hickory's own UDP client re-sends a question after this interval at the least.
@@ -185,7 +185,9 @@ mod tests {
         };
         let code = |direct: Direct| match direct {
             Direct::Settled(Ok(resolved)) => format!("addresses {:?}", resolved.addresses),
-            Direct::Settled(Err(Failure::Net(err))) => format!("{:?}", classify("h", &err).code),
+            Direct::Settled(Err(Failure::Net(err))) => {
+                format!("{:?}", classify("h", &err, false).code)
+            }
             Direct::Settled(Err(_)) => "other failure".into(),
             Direct::Truncated => "tcp".into(),
             Direct::Unsettled => "full resolver".into(),

@@ -10,6 +10,8 @@ mod answer;
 mod config;
 mod direct;
 mod system;
+#[cfg(test)]
+mod transport_tests;
 
 pub use config::parse_nameserver;
 
@@ -23,11 +25,13 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use crate::locking::lock;
 use crate::lookup::counters::{FALLBACKS, TIMEOUTS};
-use crate::lookup::errors::{classify, cname_loop_error, no_config_error, ErrorCode, LookupError};
+use crate::lookup::errors::{cname_loop_error, no_config_error, ErrorCode, LookupError};
 use crate::lookup::hostname::{parse_host, Host};
 use crate::lookup::system_config::system_config;
 use crate::lookup::system_files::{Generations, SystemFiles};
-use crate::lookup::udp_pool::PooledUdpProvider;
+#[cfg(test)]
+use crate::lookup::transport::exchange::DirectServer;
+use crate::lookup::transport::pool::PooledUdpProvider;
 use answer::{cname_record_of, dns_name, fqdn, same_name, Failure, MAX_CNAME_HOPS};
 use config::{build_native, explicit_config, hosts_from, Native};
 use system::{more_precise, system_lookup_ipv4, SYSTEM_ANSWER_TTL};
@@ -129,10 +133,14 @@ impl Ipv4Resolver {
 
     /// The host's IPv4 addresses (never an empty list), or why there are none.
     pub async fn resolve(&self, input: &str) -> Result<Resolved, LookupError> {
-        let name = match parse_host(input) {
+        let parsed = parse_host(input);
+        if let Some(ip) = parsed.as_ref().ok().and_then(Host::literal_ipv4) {
+            return Ok(Resolved::forever(ip));
+        }
+        let name = match parsed {
             Ok(Host::Name(name)) => name,
-            Ok(Host::Ipv4(ip) | Host::MappedIpv4(ip)) => return Ok(Resolved::forever(ip)),
-            Ok(Host::Ipv6(_)) => return Err(LookupError::ipv6_literal(input)),
+            // The literals left are IPv6 ones.
+            Ok(_) => return Err(LookupError::ipv6_literal(input)),
             // As Node's getaddrinfo reports it (ENOTFOUND), with the precise reason.
             Err(bad) => {
                 return Err(LookupError {
@@ -171,7 +179,7 @@ impl Ipv4Resolver {
             .as_ref()
             .as_ref()
             .map_err(|e| no_config_error(name, e))?;
-        let query = dns_name(name).map_err(|e| classify(name, &e))?;
+        let query = dns_name(name).map_err(|e| native.classify(name, &e))?;
         match native.resolver.lookup(query, RecordType::AAAA).await {
             Ok(lookup) => Ok(lookup
                 .answers()
@@ -181,7 +189,7 @@ impl Ipv4Resolver {
                     _ => None,
                 })
                 .collect()),
-            Err(err) => Err(classify(name, &err)),
+            Err(err) => Err(native.classify(name, &err)),
         }
     }
 
@@ -193,7 +201,7 @@ impl Ipv4Resolver {
             .as_ref()
             .as_ref()
             .map_err(|e| no_config_error(input, e))?;
-        let query = dns_name(name).map_err(|e| classify(input, &e))?;
+        let query = dns_name(name).map_err(|e| native.classify(input, &e))?;
         let mut last = None;
         for candidate in native.candidates(&query) {
             // A fully qualified name: hickory asks exactly this name (its hosts file first), so
@@ -215,7 +223,7 @@ impl Ipv4Resolver {
             Failure::NoAddress => {
                 return Err(Box::pin(self.no_ipv4_error(input, name, &candidate)).await)
             }
-            Failure::Net(err) => classify(input, &err),
+            Failure::Net(err) => native.classify(input, &err),
         };
         match err.code {
             ErrorCode::NoData => Err(Box::pin(self.no_ipv4_error(input, name, &candidate)).await),
@@ -322,6 +330,14 @@ impl Ipv4Resolver {
 
 #[cfg(test)]
 impl Ipv4Resolver {
+    /// Applies `f` to the first nameserver asked directly, if there is one (and a resolver built).
+    fn with_direct_server<T>(&self, f: impl FnOnce(&DirectServer) -> T) -> Option<T> {
+        let current = lock(&self.current);
+        let native = current.as_ref()?.native.clone();
+        let direct = native.as_ref().as_ref().ok()?.direct.as_ref()?;
+        Some(f(direct))
+    }
+
     fn current_native(&self) -> std::sync::Weak<Result<Native, String>> {
         Arc::downgrade(&lock(&self.current).as_ref().expect("built").native)
     }

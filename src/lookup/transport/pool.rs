@@ -1,6 +1,6 @@
 //! A hickory `RuntimeProvider` that reuses UDP sockets between queries while the resolver is busy.
 //! (It serves hickory's own queries; the direct query to the first nameserver shares sockets of
-//! its own, under the same port policy: udp_exchange.rs.)
+//! its own, under the same port policy: exchange.rs.)
 //!
 //! Why: hickory's UDP client opens a new socket for every query (socket, bind, epoll_ctl add,
 //! then epoll_ctl del and close), which was most of the CPU a cold lookup cost us under load.
@@ -11,7 +11,7 @@
 //! other queries of this resolver are still in flight as it is returned; the socket of the last
 //! query in flight is closed. So each of a sequence of one-at-a-time lookups goes out from a
 //! fresh socket, on a port the OS picks at random, and only a busy resolver reuses sockets. A
-//! socket also serves at most `DEFAULT_MAX_QUERIES` queries, and one idle for
+//! socket also serves at most `MAX_QUERIES_PER_SOCKET` queries, and one idle for
 //! `DEFAULT_IDLE_TIMEOUT` is closed (by a sweeper task, even when no query comes), so ports keep
 //! changing under load and nothing is held after it. An attacker who learnt one query's port
 //! therefore cannot aim at the next lookups with only the 16-bit query id to guess.
@@ -33,8 +33,8 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -46,12 +46,11 @@ use tokio::net::UdpSocket;
 
 use crate::locking::lock;
 use crate::lookup::counters::QUERIES_SENT;
+use crate::lookup::transport::{FdWatch, MAX_QUERIES_PER_SOCKET};
 
 /// Idle sockets kept per resolver while it is busy: enough for a few hundred lookups in flight
 /// (a server under load) to find a socket ready instead of binding one.
 pub const DEFAULT_MAX_IDLE: usize = 256;
-/// Queries one socket serves before it is closed, so that a busy resolver's ports keep changing.
-pub const DEFAULT_MAX_QUERIES: u32 = 32;
 /// A pooled socket unused this long is closed instead of reused.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -60,6 +59,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct PooledUdpProvider {
     tokio: TokioRuntimeProvider,
     pool: Arc<UdpPool>,
+    /// The resolver's: where a socket that could not be opened for lack of descriptors is noted.
+    fds: Arc<FdWatch>,
 }
 
 struct UdpPool {
@@ -91,16 +92,29 @@ struct IdleSocket {
 
 impl Default for PooledUdpProvider {
     fn default() -> Self {
-        Self::with_limits(DEFAULT_MAX_IDLE, DEFAULT_MAX_QUERIES, DEFAULT_IDLE_TIMEOUT)
+        Self::with_limits(
+            DEFAULT_MAX_IDLE,
+            MAX_QUERIES_PER_SOCKET,
+            DEFAULT_IDLE_TIMEOUT,
+        )
     }
 }
 
 impl PooledUdpProvider {
+    /// The default limits, noting descriptor exhaustion in `fds`.
+    pub fn new(fds: Arc<FdWatch>) -> Self {
+        PooledUdpProvider {
+            fds,
+            ..Self::default()
+        }
+    }
+
     /// At most `max_idle` idle sockets; a socket is closed once it has served `max_queries`, or
     /// sat unused for `idle_timeout`.
     pub fn with_limits(max_idle: usize, max_queries: u32, idle_timeout: Duration) -> Self {
         PooledUdpProvider {
             tokio: TokioRuntimeProvider::default(),
+            fds: Arc::default(),
             pool: Arc::new(UdpPool {
                 state: Mutex::new(PoolState::default()),
                 max_idle,
@@ -134,8 +148,9 @@ impl RuntimeProvider for PooledUdpProvider {
         timeout: Option<Duration>,
     ) -> Pin<Box<dyn Send + Future<Output = Result<Self::Tcp, io::Error>>>> {
         let connect = self.tokio.connect_tcp(server_addr, bind_addr, timeout);
+        let fds = self.fds.clone();
         Box::pin(async move {
-            let stream = connect.await.inspect_err(note_fd_exhaustion)?;
+            let stream = connect.await.inspect_err(|e| fds.note(e))?;
             QUERIES_SENT.note();
             Ok(stream)
         })
@@ -148,11 +163,12 @@ impl RuntimeProvider for PooledUdpProvider {
     ) -> Pin<Box<dyn Send + Future<Output = Result<Self::Udp, io::Error>>>> {
         // A port picked by hickory (os_port_selection off) or by the configuration: bind exactly
         // there, and close the socket after use.
+        let fds = self.fds.clone();
         if local_addr.port() != 0 {
             return Box::pin(async move {
                 let socket = UdpSocket::bind(local_addr)
                     .await
-                    .inspect_err(note_fd_exhaustion)?;
+                    .inspect_err(|e| fds.note(e))?;
                 Ok(PooledUdpSocket::new(socket, local_addr.ip(), 0, None))
             });
         }
@@ -165,7 +181,7 @@ impl RuntimeProvider for PooledUdpProvider {
         Box::pin(async move {
             let socket = UdpSocket::bind(local_addr)
                 .await
-                .inspect_err(note_fd_exhaustion)?;
+                .inspect_err(|e| fds.note(e))?;
             Ok(PooledUdpSocket::new(
                 socket,
                 local_addr.ip(),
@@ -303,40 +319,6 @@ fn is_quiet(socket: &UdpSocket) -> bool {
     matches!(socket.try_recv_from(&mut scratch), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
-// ---------------------------------------------------------------------------------------------
-// File descriptors running out. hickory reports a socket that could not be opened as "no
-// connections" (its error ranking drops the io::Error), so the failure is noted here, and the
-// resolver asks when it is handed NoConnections.
-
-const EMFILE: i32 = 24;
-const ENFILE: i32 = 23;
-
-/// Milliseconds since `clock_start()` of the last EMFILE/ENFILE, plus one (0: never).
-static FDS_EXHAUSTED_AT: AtomicU64 = AtomicU64::new(0);
-
-fn clock_start() -> Instant {
-    static START: OnceLock<Instant> = OnceLock::new();
-    *START.get_or_init(Instant::now)
-}
-
-/// The error says the process (or the system) is out of file descriptors.
-pub fn is_fd_exhaustion(err: &io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(EMFILE | ENFILE))
-}
-
-pub(crate) fn note_fd_exhaustion(err: &io::Error) {
-    if is_fd_exhaustion(err) {
-        let at = clock_start().elapsed().as_millis() as u64 + 1;
-        FDS_EXHAUSTED_AT.store(at, Ordering::Relaxed);
-    }
-}
-
-/// A socket could not be opened for lack of file descriptors within the last `window`.
-pub fn fds_exhausted_within(window: Duration) -> bool {
-    let at = FDS_EXHAUSTED_AT.load(Ordering::Relaxed);
-    at != 0 && clock_start().elapsed().as_millis() as u64 + 1 - at <= window.as_millis() as u64
-}
-
 /// A tokio UDP socket that counts its traffic, and goes back to its pool on drop when the last
 /// exchange on it was complete.
 pub struct PooledUdpSocket {
@@ -454,17 +436,10 @@ impl Drop for PooledUdpSocket {
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
-    use std::sync::atomic::AtomicUsize;
 
     use hickory_resolver::net::runtime::DnsUdpSocket;
-    use hickory_resolver::proto::op::{Message, OpCode};
-    use hickory_resolver::proto::rr::rdata::A;
-    use hickory_resolver::proto::rr::{RData, Record};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
 
     use super::*;
-    use crate::lookup::resolver::{Ipv4Resolver, ResolverSettings};
 
     const ANY_PORT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
 
@@ -750,130 +725,5 @@ mod tests {
         exchange(&s, server).await;
         drop(s);
         assert_eq!(provider.idle_sockets(), 0);
-    }
-
-    #[test]
-    fn fd_exhaustion_is_remembered_briefly() {
-        assert!(is_fd_exhaustion(&io::Error::from_raw_os_error(EMFILE)));
-        assert!(!is_fd_exhaustion(&io::Error::from_raw_os_error(111)));
-        note_fd_exhaustion(&io::Error::from_raw_os_error(EMFILE));
-        assert!(fds_exhausted_within(Duration::from_secs(1)));
-    }
-
-    /// A DNS server on 127.0.0.1 answering every A query with 192.0.2.1, over UDP (truncated,
-    /// without answers, when `truncate`) and TCP. Records the UDP source ports it saw.
-    async fn dns_server(truncate: bool) -> (SocketAddr, Arc<Mutex<Vec<u16>>>, Arc<AtomicUsize>) {
-        fn answer(query: &[u8], truncate: bool) -> Vec<u8> {
-            let query = Message::from_vec(query).unwrap();
-            let mut response = Message::response(query.metadata.id, OpCode::Query);
-            response.metadata.recursion_desired = query.metadata.recursion_desired;
-            response.metadata.recursion_available = true;
-            response.metadata.truncation = truncate;
-            for q in &query.queries {
-                response.add_query(q.clone());
-                if !truncate {
-                    let a = RData::A(A(Ipv4Addr::new(192, 0, 2, 1)));
-                    response.add_answer(Record::from_rdata(q.name().clone(), 60, a));
-                }
-            }
-            response.to_vec().unwrap()
-        }
-        let udp = UdpSocket::bind(ANY_PORT).await.unwrap();
-        let addr = udp.local_addr().unwrap();
-        let tcp = TcpListener::bind(addr).await.unwrap();
-        let ports = Arc::new(Mutex::new(Vec::new()));
-        let tcp_queries = Arc::new(AtomicUsize::new(0));
-        let seen = ports.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 1500];
-            while let Ok((len, from)) = udp.recv_from(&mut buf).await {
-                lock(&seen).push(from.port());
-                let _ = udp.send_to(&answer(&buf[..len], truncate), from).await;
-            }
-        });
-        let counted = tcp_queries.clone();
-        tokio::spawn(async move {
-            while let Ok((mut conn, _)) = tcp.accept().await {
-                let counted = counted.clone();
-                tokio::spawn(async move {
-                    let mut len = [0u8; 2];
-                    while conn.read_exact(&mut len).await.is_ok() {
-                        let mut query = vec![0u8; u16::from_be_bytes(len) as usize];
-                        if conn.read_exact(&mut query).await.is_err() {
-                            return;
-                        }
-                        counted.fetch_add(1, Ordering::Relaxed);
-                        let response = answer(&query, false);
-                        let mut framed = (response.len() as u16).to_be_bytes().to_vec();
-                        framed.extend_from_slice(&response);
-                        if conn.write_all(&framed).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        (addr, ports, tcp_queries)
-    }
-
-    fn resolver_for(server: SocketAddr) -> Ipv4Resolver {
-        Ipv4Resolver::new(ResolverSettings {
-            nameservers: Some(vec![server]),
-            timeout: Some(Duration::from_secs(2)),
-            attempts: Some(1),
-            fallback: false,
-        })
-    }
-
-    #[tokio::test]
-    async fn sequential_lookups_each_use_a_fresh_port() {
-        let (server, ports, _) = dns_server(false).await;
-        let resolver = resolver_for(server);
-        for i in 0..50 {
-            let answer = resolver.resolve(&format!("n{i}.pool.test")).await.unwrap();
-            assert_eq!(answer.addresses, vec![Ipv4Addr::new(192, 0, 2, 1)]);
-        }
-        let ports = lock(&ports).clone();
-        assert_eq!(ports.len(), 50);
-        let distinct: std::collections::HashSet<_> = ports.iter().collect();
-        assert!(distinct.len() >= 45, "{} distinct ports", distinct.len());
-    }
-
-    #[tokio::test]
-    async fn concurrent_lookups_share_sockets() {
-        use futures_util::StreamExt;
-        let (server, ports, _) = dns_server(false).await;
-        let resolver = resolver_for(server);
-        let names: Vec<String> = (0..400).map(|i| format!("c{i}.pool.test")).collect();
-        futures_util::stream::iter(&names)
-            .map(|name| resolver.resolve(name))
-            .buffer_unordered(20)
-            .for_each(|answer| async move {
-                assert_eq!(answer.unwrap().addresses, vec![Ipv4Addr::new(192, 0, 2, 1)]);
-            })
-            .await;
-        let ports = lock(&ports).clone();
-        assert_eq!(ports.len(), 400);
-        let distinct: std::collections::HashSet<_> = ports.iter().collect();
-        assert!(
-            distinct.len() < 100,
-            "{} ports for 400 queries, 20 in flight",
-            distinct.len()
-        );
-    }
-
-    #[tokio::test]
-    async fn truncated_answers_still_fall_back_to_tcp() {
-        let (server, ports, tcp_queries) = dns_server(true).await;
-        let resolver = resolver_for(server);
-        for i in 0..3 {
-            let answer = resolver
-                .resolve(&format!("big{i}.pool.test"))
-                .await
-                .unwrap();
-            assert_eq!(answer.addresses, vec![Ipv4Addr::new(192, 0, 2, 1)]);
-        }
-        assert_eq!(lock(&ports).len(), 3, "asked over UDP first");
-        assert_eq!(tcp_queries.load(Ordering::Relaxed), 3, "answered over TCP");
     }
 }

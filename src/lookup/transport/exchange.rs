@@ -33,13 +33,13 @@ use tokio::sync::{oneshot, Notify};
 
 use crate::locking::lock;
 use crate::lookup::counters::QUERIES_SENT;
-use crate::lookup::udp_pool::{note_fd_exhaustion, DEFAULT_MAX_QUERIES};
+use crate::lookup::transport::{FdWatch, MAX_QUERIES_PER_SOCKET};
 
 /// Larger than any UDP reply a server sends without EDNS (512 bytes) or with hickory's default
 /// EDNS payload (1232). A datagram that fills it may have been cut: the full resolver asks again.
 const RECEIVE_BUFFER: usize = 4096;
 /// Questions one socket carries over its life (the pool's limit for hickory's sockets).
-const QUERIES_PER_SOCKET: usize = DEFAULT_MAX_QUERIES as usize;
+const QUERIES_PER_SOCKET: usize = MAX_QUERIES_PER_SOCKET as usize;
 
 /// How to ask: the options hickory's resolver would put in its request.
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +69,8 @@ type Reply = Result<DnsResponse, ExchangeError>;
 pub struct Sockets {
     server: SocketAddr,
     current: Mutex<Weak<Channel>>,
+    /// The resolver's: where a socket that could not be opened for lack of descriptors is noted.
+    fds: Arc<FdWatch>,
 }
 
 /// One connected socket, the questions in flight on it, and the task that reads its replies.
@@ -95,10 +97,11 @@ struct Waiter {
 }
 
 impl Sockets {
-    pub fn new(server: SocketAddr) -> Self {
+    pub fn new(server: SocketAddr, fds: Arc<FdWatch>) -> Self {
         Sockets {
             server,
             current: Mutex::new(Weak::new()),
+            fds,
         }
     }
 
@@ -114,7 +117,7 @@ impl Sockets {
         let channel = match open {
             Some(channel) => channel,
             None => {
-                let channel = Channel::open(self.server)?;
+                let channel = Channel::open(self.server, &self.fds)?;
                 *current = Arc::downgrade(&channel);
                 tokio::spawn(read_replies(channel.clone()));
                 channel
@@ -145,12 +148,12 @@ impl Sockets {
 }
 
 impl Channel {
-    fn open(server: SocketAddr) -> io::Result<Arc<Channel>> {
+    fn open(server: SocketAddr, fds: &FdWatch) -> io::Result<Arc<Channel>> {
         let local = match server {
             SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
             SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
         };
-        let socket = std::net::UdpSocket::bind(local).inspect_err(note_fd_exhaustion)?;
+        let socket = std::net::UdpSocket::bind(local).inspect_err(|e| fds.note(e))?;
         socket.connect(server)?;
         socket.set_nonblocking(true)?;
         Ok(Arc::new(Channel {
@@ -312,9 +315,10 @@ impl DirectServer {
         trust_negative_responses: bool,
         options: QueryOptions,
         timeout: Duration,
+        fds: Arc<FdWatch>,
     ) -> Self {
         DirectServer {
-            sockets: Sockets::new(address),
+            sockets: Sockets::new(address, fds),
             trust_negative_responses,
             options,
             timeout,
@@ -409,7 +413,7 @@ mod tests {
     }
 
     async fn ask(server: SocketAddr) -> Result<DnsResponse, ExchangeError> {
-        let sockets = Sockets::new(server);
+        let sockets = Sockets::new(server, Arc::default());
         tokio::time::timeout(
             Duration::from_secs(2),
             exchange(&sockets, &question(), OPTIONS),
@@ -504,7 +508,7 @@ mod tests {
     #[tokio::test]
     async fn questions_in_flight_share_a_socket_and_one_at_a_time_each_get_a_new_one() {
         let (address, ports) = answering_server().await;
-        let sockets = Sockets::new(address);
+        let sockets = Sockets::new(address, Arc::default());
         let asked = question();
         let concurrent = (0..QUERIES_PER_SOCKET).map(|_| exchange(&sockets, &asked, OPTIONS));
         for reply in futures_util::future::join_all(concurrent).await {
@@ -530,14 +534,14 @@ mod tests {
     #[tokio::test]
     async fn a_socket_closes_when_its_last_question_is_answered_or_given_up() {
         let (address, _) = answering_server().await;
-        let sockets = Sockets::new(address);
+        let sockets = Sockets::new(address, Arc::default());
         let closed = |sockets: &Sockets| lock(&sockets.current).upgrade().is_none();
         exchange(&sockets, &question(), OPTIONS).await.unwrap();
         tokio::task::yield_now().await; // the reader sees it is closed
         assert!(closed(&sockets));
         // Given up on: a server that never answers.
         let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let sockets = Sockets::new(silent.local_addr().unwrap());
+        let sockets = Sockets::new(silent.local_addr().unwrap(), Arc::default());
         let asked = question();
         let wait = exchange(&sockets, &asked, OPTIONS);
         assert!(tokio::time::timeout(Duration::from_millis(50), wait)
@@ -550,7 +554,7 @@ mod tests {
     #[tokio::test]
     async fn a_socket_carries_at_most_its_quota_of_questions() {
         let (address, ports) = answering_server().await;
-        let sockets = Sockets::new(address);
+        let sockets = Sockets::new(address, Arc::default());
         let asked = question();
         let concurrent = (0..3 * QUERIES_PER_SOCKET).map(|_| exchange(&sockets, &asked, OPTIONS));
         for reply in futures_util::future::join_all(concurrent).await {
@@ -586,6 +590,7 @@ mod tests {
             true,
             OPTIONS,
             Duration::from_secs(1),
+            Arc::default(),
         );
         assert!(server.in_use());
         server.bench();
