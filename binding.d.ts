@@ -12,10 +12,17 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class CompletionQueue {
   constructor()
   /**
-   * The fd of a socket that receives a byte whenever finished lookups wait in `takeNow()`;
-   * the caller owns it (given once, then `null`).
+   * Unix: the fd of a socket that receives a byte whenever finished lookups wait in
+   * `takeNow()`; the caller owns it (given once, then `null`). Windows: `null`, see
+   * `wakeByDatagram`.
    */
   takeWakeFd(): number | null
+  /**
+   * Windows: from now on a datagram goes to 127.0.0.1:`port` (a dgram socket this thread
+   * watches) whenever finished lookups wait in `takeNow()`, and one goes at once for those
+   * that already do. Returns the port the datagrams come from. Unix: `null` (`takeWakeFd`).
+   */
+  wakeByDatagram(port: number): number | null
   /**
    * The outcome when it needs no query (cache hit, literal). Otherwise `null`, and the lookup
    * is started: `takeNow()` hands its outcome back under `id` once it has finished.

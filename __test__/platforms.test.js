@@ -26,6 +26,8 @@ const HOST_NPM = hostNpm()
 // glibc 2.17: what Node's own Linux builds and napi-rs packages require (CentOS 7, Amazon Linux 2).
 const MAX_GLIBC = '2.17'
 const MACOS = { 'darwin-x64': { arch: 'x64', minOs: '10.15' }, 'darwin-arm64': { arch: 'arm64', minOs: '11.0' } }
+// Checked (and x64 run under Wine) by windows.test.js; here only listed in the main package.
+const WINDOWS = ['win32-x64-msvc', 'win32-arm64-msvc']
 
 const LINUX = {
   'linux-x64-gnu': { arch: 'x64', runner: 'host' },
@@ -252,7 +254,7 @@ describeIf('prebuilt binaries: installed offline and run', () => {
     const listing = execFileSync('tar', ['-tzf', tarball('ipv4-force')], { encoding: 'utf8' }).split('\n')
     expect(listing.filter((f) => f.endsWith('.node'))).toEqual([])
     const packed = JSON.parse(execFileSync('tar', ['-xzOf', tarball('ipv4-force'), 'package/package.json'], { encoding: 'utf8' }))
-    const expected = Object.fromEntries([...Object.keys(LINUX), ...Object.keys(MACOS)].map((p) => [`ipv4-force-${p}`, pkg.version]))
+    const expected = Object.fromEntries([...Object.keys(LINUX), ...Object.keys(MACOS), ...WINDOWS].map((p) => [`ipv4-force-${p}`, pkg.version]))
     expect(packed.optionalDependencies).toEqual(expected)
     expect(packed.scripts?.install).toBeUndefined()
     expect(packed.scripts?.postinstall).toBeUndefined()

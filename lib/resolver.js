@@ -4,6 +4,7 @@
 // lives behind it, in Rust, shared by every caller and worker thread of the process), and the
 // bookkeeping of lookups that need a query.
 
+const dgram = require('node:dgram')
 const net = require('node:net')
 const { isMainThread } = require('node:worker_threads')
 const native = require('./native.js')
@@ -98,9 +99,10 @@ function flushThreadCacheHits() {
 // that lookups have finished, both without a libuv threadpool thread:
 // - main thread: one threadsafe function, weak, so a ref'd timer keeps the event loop alive
 //   while lookups are pending (a napi async call per lookup would cost more than the lookup);
-// - worker threads: the addon writes a byte to a socket this thread's event loop watches. Not a
-//   threadsafe function there: with Node < 24.14 one pending when a worker is terminated can
-//   corrupt memory (nodejs/node#58484). The socket is ref'd only while lookups are pending.
+// - worker threads: the addon writes a byte to a socket this thread's event loop watches (see
+//   watchWakeUps). Not a threadsafe function there: with Node < 24.14 one pending when a worker
+//   is terminated can corrupt memory (nodejs/node#58484). The socket is ref'd only while lookups
+//   are pending.
 // The JS fallback answers in the asking thread's own event loop, so it uses the first way everywhere.
 class PendingLookups {
   constructor() {
@@ -111,8 +113,7 @@ class PendingLookups {
       this.keepAlive = setInterval(() => {}, 0x7fffffff)
     } else {
       this.source = new native.CompletionQueue()
-      this.keepAlive = new net.Socket({ fd: this.source.takeWakeFd(), readable: true, writable: false })
-      this.keepAlive.on('data', () => this.settle(this.source.takeNow()))
+      this.keepAlive = watchWakeUps(this.source, () => this.settle(this.source.takeNow()))
     }
     this.keepAlive.unref()
   }
@@ -135,6 +136,29 @@ class PendingLookups {
     }
     if (this.pending.size === 0) this.keepAlive.unref()
   }
+}
+
+// The socket a worker's CompletionQueue wakes; `onWake` runs on each wake-up. Unix: one end of a
+// socket pair the addon made, adopted by fd. Windows: libuv cannot adopt a socket by fd there, so
+// this thread binds a UDP socket on loopback and the addon sends datagrams to it from a port it
+// names; datagrams from anywhere else are ignored.
+function watchWakeUps(queue, onWake) {
+  if (process.platform !== 'win32') {
+    const socket = new net.Socket({ fd: queue.takeWakeFd(), readable: true, writable: false })
+    socket.on('data', onWake)
+    return socket
+  }
+  const socket = dgram.createSocket('udp4')
+  let from = null
+  socket.on('message', (_msg, sender) => {
+    if (sender.address === '127.0.0.1' && sender.port === from) onWake()
+  })
+  // Binding completes on a later tick: the addon then sends one datagram for the lookups that
+  // finished in the meantime.
+  socket.bind(0, '127.0.0.1', () => {
+    from = queue.wakeByDatagram(socket.address().port)
+  })
+  return socket
 }
 
 let threadLookups = null

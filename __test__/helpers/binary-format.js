@@ -1,9 +1,9 @@
 'use strict'
 
-// Just enough of ELF and Mach-O to check what a built .node asks of the system that loads it:
+// Just enough of ELF, Mach-O and PE to check what a built .node asks of the system that loads it:
 // the architecture, the libraries and glibc symbol versions it needs (ELF), the minimum macOS, the
-// linked dylibs, the exports and the code signature (Mach-O). No binutils needed, and it reads
-// foreign architectures alike.
+// linked dylibs, the exports and the code signature (Mach-O), the imported DLLs and the exports
+// (PE, Windows). No binutils needed, and it reads foreign architectures alike.
 
 const fs = require('node:fs')
 
@@ -147,4 +147,55 @@ function readMachO(file) {
   return result
 }
 
-module.exports = { readElf, readMachO, compareVersions }
+const PE_MACHINES = { 0x8664: 'x64', 0xaa64: 'arm64' }
+const IMAGE_FILE_DLL = 0x2000
+
+/** { arch, dll, imports: [DLL names], exports: [names] } of a 64-bit (PE32+) Windows image. */
+function readPe(file) {
+  const buf = fs.readFileSync(file)
+  if (buf.toString('latin1', 0, 2) !== 'MZ') throw new Error(`${file}: not a PE file`)
+  const pe = buf.readUInt32LE(0x3c)
+  if (buf.readUInt32BE(pe) !== 0x50450000) throw new Error(`${file}: no PE signature`)
+  const machine = buf.readUInt16LE(pe + 4)
+  const nsections = buf.readUInt16LE(pe + 6)
+  const optSize = buf.readUInt16LE(pe + 20)
+  const characteristics = buf.readUInt16LE(pe + 22)
+  const opt = pe + 24
+  if (buf.readUInt16LE(opt) !== 0x20b) throw new Error(`${file}: not PE32+`)
+  const dir = (i) => ({ rva: buf.readUInt32LE(opt + 112 + i * 8), size: buf.readUInt32LE(opt + 116 + i * 8) })
+  const sections = []
+  for (let i = 0, at = opt + optSize; i < nsections; i++, at += 40) {
+    sections.push({
+      va: buf.readUInt32LE(at + 12),
+      size: Math.max(buf.readUInt32LE(at + 8), buf.readUInt32LE(at + 16)),
+      raw: buf.readUInt32LE(at + 20),
+    })
+  }
+  const offset = (rva) => {
+    const s = sections.find((s) => rva >= s.va && rva < s.va + s.size)
+    if (!s) throw new Error(`${file}: RVA ${rva} is in no section`)
+    return rva - s.va + s.raw
+  }
+  const imports = []
+  const importDir = dir(1)
+  if (importDir.rva) {
+    for (let at = offset(importDir.rva); buf.readUInt32LE(at + 12) !== 0; at += 20) {
+      imports.push(cString(buf, offset(buf.readUInt32LE(at + 12))))
+    }
+  }
+  const exports = []
+  const exportDir = dir(0)
+  if (exportDir.rva) {
+    const at = offset(exportDir.rva)
+    const names = offset(buf.readUInt32LE(at + 32))
+    for (let i = 0; i < buf.readUInt32LE(at + 24); i++) exports.push(cString(buf, offset(buf.readUInt32LE(names + i * 4))))
+  }
+  return {
+    arch: PE_MACHINES[machine] || `machine ${machine}`,
+    dll: (characteristics & IMAGE_FILE_DLL) !== 0,
+    imports: [...new Set(imports.map((n) => n.toLowerCase()))].sort(),
+    exports,
+  }
+}
+
+module.exports = { readElf, readMachO, readPe, compareVersions }

@@ -236,11 +236,20 @@ impl CompletionQueue {
         })
     }
 
-    /// The fd of a socket that receives a byte whenever finished lookups wait in `takeNow()`;
-    /// the caller owns it (given once, then `null`).
+    /// Unix: the fd of a socket that receives a byte whenever finished lookups wait in
+    /// `takeNow()`; the caller owns it (given once, then `null`). Windows: `null`, see
+    /// `wakeByDatagram`.
     #[napi(catch_unwind)]
     pub fn take_wake_fd(&self) -> Option<i32> {
         self.wake.take_reader()
+    }
+
+    /// Windows: from now on a datagram goes to 127.0.0.1:`port` (a dgram socket this thread
+    /// watches) whenever finished lookups wait in `takeNow()`, and one goes at once for those
+    /// that already do. Returns the port the datagrams come from. Unix: `null` (`takeWakeFd`).
+    #[napi(catch_unwind)]
+    pub fn wake_by_datagram(&self, port: u16) -> Option<u16> {
+        self.wake.send_to_port(port)
     }
 
     /// The outcome when it needs no query (cache hit, literal). Otherwise `null`, and the lookup
@@ -260,6 +269,14 @@ impl CompletionQueue {
     #[napi(catch_unwind)]
     pub fn take_now(&self) -> Vec<CompletedLookup> {
         to_js_batch(self.completed.take_now())
+    }
+}
+
+/// The queue goes when its thread's Node environment does (a worker exiting or terminated): no
+/// wake-up may then reach a port another program could have taken (Windows).
+impl Drop for CompletionQueue {
+    fn drop(&mut self) {
+        self.wake.stop();
     }
 }
 

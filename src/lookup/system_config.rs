@@ -5,20 +5,39 @@
 //! cross-building without an SDK), so there the file is parsed with the `resolv-conf` crate and
 //! turned into hickory's configuration here. macOS keeps /etc/resolv.conf current with the
 //! primary network's DNS servers, which is what `dns.resolve4` uses too.
+//!
+//! Windows has no resolv.conf: hickory's Windows reader asks the network adapters for their DNS
+//! servers and the registry for the search list (`read_system_conf`, through the `ipconfig`
+//! crate), as `dns.resolve4` does. It is read when the resolver is built (and rebuilt after a
+//! hosts file change), not followed while the process runs. When it fails or names no server,
+//! getaddrinfo is the fallback, as on Unix.
 
 use hickory_resolver::config::{ResolverConfig, ResolverOpts};
 
 use super::system_files::Content;
 
+#[cfg(not(windows))]
 const PATH: &str = "/etc/resolv.conf";
 
 /// Parses /etc/resolv.conf as last read; the error says which step failed, for the user.
+#[cfg(not(windows))]
 pub fn system_config(resolv_conf: &Content) -> Result<(ResolverConfig, ResolverOpts), String> {
     let text = resolv_conf.as_ref().map_err(Clone::clone)?;
     parse(text).map_err(|e| format!("{PATH} is not usable ({e})"))
 }
 
-#[cfg(not(target_vendor = "apple"))]
+/// Windows: the adapters' DNS servers (there is no resolv.conf to pass in).
+#[cfg(windows)]
+pub fn system_config(_resolv_conf: &Content) -> Result<(ResolverConfig, ResolverOpts), String> {
+    let (config, opts) = hickory_resolver::system_conf::read_system_conf()
+        .map_err(|e| format!("the Windows DNS configuration is not readable ({e})"))?;
+    if config.name_servers().is_empty() {
+        return Err("no network adapter that is up names a DNS server".to_string());
+    }
+    Ok((config, opts))
+}
+
+#[cfg(not(any(target_vendor = "apple", windows)))]
 fn parse(text: &[u8]) -> Result<(ResolverConfig, ResolverOpts), String> {
     hickory_resolver::system_conf::parse_resolv_conf(text).map_err(|e| e.to_string())
 }
@@ -31,7 +50,7 @@ fn parse(text: &[u8]) -> Result<(ResolverConfig, ResolverOpts), String> {
 /// resolv.conf through the `resolv-conf` crate: nameservers, domain, search list, and the
 /// options this package uses (timeout, attempts, ndots). Lines it cannot read are skipped, as
 /// the C library skips them.
-#[cfg(any(target_vendor = "apple", test))]
+#[cfg(any(target_vendor = "apple", all(test, not(windows))))]
 fn parse_portable(text: &[u8]) -> Result<(ResolverConfig, ResolverOpts), String> {
     use hickory_resolver::config::NameServerConfig;
     use hickory_resolver::proto::rr::Name;
@@ -61,7 +80,8 @@ fn parse_portable(text: &[u8]) -> Result<(ResolverConfig, ResolverOpts), String>
     Ok((ResolverConfig::from_parts(domain, search, servers), opts))
 }
 
-#[cfg(test)]
+// The parsers of resolv.conf, which Windows does not use.
+#[cfg(all(test, not(windows)))]
 mod tests {
     use super::*;
 

@@ -14,6 +14,10 @@
 //! and writing it) is not a change: the last good one stays in use, for every resolver, and
 //! getaddrinfo remains the fallback as always. A missing hosts file means no entries, as for
 //! getaddrinfo.
+//!
+//! Windows: only the hosts file (%SystemRoot%\System32\drivers\etc\hosts, where hickory and
+//! Windows read it) is followed; there is no resolv.conf, so that one is never found and never
+//! changes (the DNS servers come from the adapters, system_config.rs).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -172,8 +176,6 @@ fn read(path: &Path) -> Content {
 
 impl SystemFiles {
     pub fn new(resolv_conf: PathBuf, hosts: PathBuf, interval: Duration) -> Self {
-        let has_nameserver =
-            |content: &Content| super::system_config::system_config(content).is_ok();
         SystemFiles {
             interval,
             epoch: Instant::now(),
@@ -181,7 +183,7 @@ impl SystemFiles {
             generations: AtomicU64::new(0),
             checks: AtomicU64::new(0),
             state: Mutex::new(State {
-                resolv_conf: WatchedFile::new(resolv_conf, has_nameserver),
+                resolv_conf: WatchedFile::new(resolv_conf, resolv_conf_usable),
                 hosts: WatchedFile::new(hosts, |_| true),
                 read: false,
             }),
@@ -286,6 +288,19 @@ impl SystemFiles {
     pub fn checks(&self) -> u64 {
         self.checks.load(Ordering::Relaxed)
     }
+}
+
+/// Whether a resolv.conf just read may replace the last good one: only if it names a nameserver.
+#[cfg(not(windows))]
+fn resolv_conf_usable(content: &Content) -> bool {
+    super::system_config::system_config(content).is_ok()
+}
+
+/// Windows has no resolv.conf (the DNS servers come from the adapters, see system_config.rs): the
+/// path is never found, and asking the adapters here would only cost time.
+#[cfg(windows)]
+fn resolv_conf_usable(_content: &Content) -> bool {
+    true
 }
 
 /// The hosts file hickory reads on this system.
