@@ -20,32 +20,21 @@ use crate::check::{probes, target};
 use crate::lookup::resolver::ResolverSettings;
 use crate::lookup::service::{self, CacheSettings};
 
-/// The verdict of `diagnose()` / `ipv4-force check` (`check::verdict::Verdict`), as JS sees it;
-/// `reachable` and `resolves` are the good ones.
+/// The verdict of `diagnose()` / `ipv4-force check`, as JS sees it; `reachable` and `resolves` are
+/// the good ones. What each means: `check::verdict::Verdict`.
 #[napi(string_enum = "kebab-case")]
 pub enum Verdict {
-    /// TCP over IPv4 to the port works.
     Reachable,
-    /// IPv4 addresses found; no port was given, so TCP was not tested.
     Resolves,
-    /// AAAA records (or an IPv6 literal) and no IPv4 address.
     #[napi(value = "ipv6-only")]
     Ipv6Only,
-    /// The name exists but has neither A nor AAAA records.
     NoAddress,
-    /// The name does not exist.
     NotFound,
-    /// Timeout, SERVFAIL, REFUSED, no server reachable…
     DnsFailure,
-    /// ECONNREFUSED.
     PortClosed,
-    /// No answer in time: filtered, or the host is down.
     PortTimeout,
-    /// ENETUNREACH / EHOSTUNREACH.
     PortUnreachable,
-    /// Any other connect error.
     ConnectFailed,
-    /// A Supabase pooler URL whose pooler answers "Tenant or user not found".
     TenantNotFound,
 }
 
@@ -68,25 +57,19 @@ impl From<verdict::Verdict> for Verdict {
     }
 }
 
-/// A pooler candidate's verdict (`check::pooler_verdict::PoolerVerdict`), as JS sees it.
+/// A pooler candidate's verdict, as JS sees it. What each means:
+/// `check::pooler_verdict::PoolerVerdict`.
 #[napi(string_enum = "kebab-case")]
 pub enum PoolerVerdict {
-    /// It asked for authentication: it serves this project (and user).
     Serves,
-    /// `Tenant or user not found`: not this one.
     TenantNotFound,
-    /// Another error from the server (shown as it is).
     Error,
-    /// An answer that is neither (shown as it is).
     Unexpected,
-    /// No A record, or no such name.
     NoAddress,
     DnsFailure,
     ConnectFailed,
     TlsFailed,
-    /// No answer within the time limit.
     Timeout,
-    /// The search's time limit ran out before this candidate was tried.
     NotTried,
 }
 

@@ -48,7 +48,7 @@ pub(super) fn adapt_options(
             list.iter()
                 .map(|s| parse_nameserver(s))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|why| invalid("options.nameservers", &why))?,
+                .map_err(|bad| invalid("options.nameservers", &bad.to_string()))?,
         ),
         None => None,
     };

@@ -120,6 +120,8 @@ impl LookupError {
     }
 }
 
+impl std::error::Error for LookupError {}
+
 impl fmt::Display for LookupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message())
@@ -173,7 +175,49 @@ pub(crate) fn classify(hostname: &str, err: &NetError, fds_exhausted: bool) -> L
     LookupError::new(code, hostname, detail)
 }
 
-pub(crate) fn no_config_error(hostname: &str, why: &str) -> LookupError {
+/// Why a resolver has no configuration to work with. The lookup then fails with ECONNREFUSED
+/// ("no DNS server to ask: …"), and the system resolver is asked instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A system file could not be read: its path and the OS's reason.
+    Unreadable { path: String, reason: String },
+    /// /etc/resolv.conf was read but cannot be used: the parser's reason.
+    #[cfg(not(any(windows, target_vendor = "apple")))]
+    Unusable { path: &'static str, reason: String },
+    /// The configuration names no nameserver (`source`: where they were looked for). Where
+    /// hickory parses resolv.conf, its parser says so itself (`Unusable`).
+    #[cfg(any(windows, target_vendor = "apple", test))]
+    NoNameserver { source: &'static str },
+    /// The operating system's DNS configuration could not be read (Windows).
+    #[cfg(windows)]
+    SystemUnreadable(String),
+    /// hickory could not build a resolver from it.
+    Build(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Unreadable { path, reason } => write!(f, "cannot read {path} ({reason})"),
+            #[cfg(not(any(windows, target_vendor = "apple")))]
+            ConfigError::Unusable { path, reason } => write!(f, "{path} is not usable ({reason})"),
+            #[cfg(any(windows, target_vendor = "apple", test))]
+            ConfigError::NoNameserver { source } => write!(f, "{source} names no nameserver"),
+            #[cfg(windows)]
+            ConfigError::SystemUnreadable(reason) => {
+                write!(
+                    f,
+                    "the system's DNS configuration is not readable ({reason})"
+                )
+            }
+            ConfigError::Build(reason) => write!(f, "cannot build the DNS resolver: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+pub(crate) fn no_config_error(hostname: &str, why: &ConfigError) -> LookupError {
     LookupError {
         unconfigured: true,
         ..LookupError::new(

@@ -14,6 +14,7 @@
 
 use hickory_resolver::config::{ResolverConfig, ResolverOpts};
 
+use super::errors::ConfigError;
 use super::system_files::Content;
 
 #[cfg(not(windows))]
@@ -21,29 +22,36 @@ const PATH: &str = "/etc/resolv.conf";
 
 /// Parses /etc/resolv.conf as last read; the error says which step failed, for the user.
 #[cfg(not(windows))]
-pub fn system_config(resolv_conf: &Content) -> Result<(ResolverConfig, ResolverOpts), String> {
+pub fn system_config(resolv_conf: &Content) -> Result<(ResolverConfig, ResolverOpts), ConfigError> {
     let text = resolv_conf.as_ref().map_err(Clone::clone)?;
-    parse(text).map_err(|e| format!("{PATH} is not usable ({e})"))
+    parse(text)
 }
 
 /// Windows: the adapters' DNS servers (there is no resolv.conf to pass in).
 #[cfg(windows)]
-pub fn system_config(_resolv_conf: &Content) -> Result<(ResolverConfig, ResolverOpts), String> {
+pub fn system_config(
+    _resolv_conf: &Content,
+) -> Result<(ResolverConfig, ResolverOpts), ConfigError> {
     let (config, opts) = hickory_resolver::system_conf::read_system_conf()
-        .map_err(|e| format!("the Windows DNS configuration is not readable ({e})"))?;
+        .map_err(|e| ConfigError::SystemUnreadable(e.to_string()))?;
     if config.name_servers().is_empty() {
-        return Err("no network adapter that is up names a DNS server".to_string());
+        return Err(ConfigError::NoNameserver {
+            source: "no network adapter that is up",
+        });
     }
     Ok((config, opts))
 }
 
 #[cfg(not(any(target_vendor = "apple", windows)))]
-fn parse(text: &[u8]) -> Result<(ResolverConfig, ResolverOpts), String> {
-    hickory_resolver::system_conf::parse_resolv_conf(text).map_err(|e| e.to_string())
+fn parse(text: &[u8]) -> Result<(ResolverConfig, ResolverOpts), ConfigError> {
+    hickory_resolver::system_conf::parse_resolv_conf(text).map_err(|e| ConfigError::Unusable {
+        path: PATH,
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(target_vendor = "apple")]
-fn parse(text: &[u8]) -> Result<(ResolverConfig, ResolverOpts), String> {
+fn parse(text: &[u8]) -> Result<(ResolverConfig, ResolverOpts), ConfigError> {
     parse_portable(text)
 }
 
@@ -51,14 +59,14 @@ fn parse(text: &[u8]) -> Result<(ResolverConfig, ResolverOpts), String> {
 /// options this package uses (timeout, attempts, ndots). Lines it cannot read are skipped, as
 /// the C library skips them.
 #[cfg(any(target_vendor = "apple", all(test, not(windows))))]
-fn parse_portable(text: &[u8]) -> Result<(ResolverConfig, ResolverOpts), String> {
+fn parse_portable(text: &[u8]) -> Result<(ResolverConfig, ResolverOpts), ConfigError> {
     use hickory_resolver::config::NameServerConfig;
     use hickory_resolver::proto::rr::Name;
     use std::time::Duration;
 
     let (parsed, _skipped) = resolv_conf::Config::parse_with_errors(text);
     if parsed.nameservers.is_empty() {
-        return Err("no nameserver line".to_string());
+        return Err(ConfigError::NoNameserver { source: PATH });
     }
     let servers = parsed
         .nameservers

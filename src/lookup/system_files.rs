@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::locking::lock;
+use crate::lookup::errors::ConfigError;
 
 /// How often the files may be checked. Overridden by `IPV4_FORCE_CONFIG_CHECK_MS` (0: on every
 /// lookup that needs a query, as glibc does).
@@ -35,7 +36,7 @@ const RESOLV_CONF: &str = "/etc/resolv.conf";
 const HOSTS: &str = "/etc/hosts";
 
 /// A file's bytes, or why it could not be read (missing, unreadable), as a person should read it.
-pub type Content = Result<Arc<[u8]>, String>;
+pub type Content = Result<Arc<[u8]>, ConfigError>;
 
 /// How many times each file's content has changed since the process first read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -145,7 +146,10 @@ impl WatchedFile {
             path,
             usable,
             stamp: None,
-            content: Err(String::new()),
+            content: Err(ConfigError::Unreadable {
+                path: String::new(),
+                reason: "not read yet".to_string(),
+            }),
             generation: 0,
         }
     }
@@ -171,7 +175,10 @@ impl WatchedFile {
 fn read(path: &Path) -> Content {
     std::fs::read(path)
         .map(Arc::from)
-        .map_err(|e| format!("cannot read {} ({e})", path.display()))
+        .map_err(|e| ConfigError::Unreadable {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
 }
 
 impl SystemFiles {

@@ -15,7 +15,7 @@ use hickory_resolver::net::NetError;
 
 use super::answer::fqdn;
 use super::{HickoryResolver, ResolverSettings};
-use crate::lookup::errors::{classify, LookupError};
+use crate::lookup::errors::{classify, ConfigError, LookupError};
 use crate::lookup::system_files::Content;
 use crate::lookup::transport::exchange::{DirectServer, QueryOptions};
 use crate::lookup::transport::pool::PooledUdpProvider;
@@ -45,7 +45,7 @@ pub(super) fn build_native(
     config: ResolverConfig,
     mut opts: ResolverOpts,
     hosts: Arc<Hosts>,
-) -> Result<Native, String> {
+) -> Result<Native, ConfigError> {
     // hickory 0.26 defaults to Ipv6AndIpv4: ask for A records only.
     opts.ip_strategy = LookupIpStrategy::Ipv4Only;
     // Answers are cached one level up, with TTL bounds the caller chose.
@@ -85,9 +85,9 @@ pub(super) fn build_native(
         let mut resolver = HickoryResolver::builder_with_config(config, provider.clone())
             .with_options(hickory_opts.clone())
             .build()
-            .map_err(|e| format!("cannot build the DNS resolver: {e}"))?;
+            .map_err(|e| ConfigError::Build(e.to_string()))?;
         resolver.set_hosts(hosts.clone());
-        Ok::<_, String>(resolver)
+        Ok::<_, ConfigError>(resolver)
     };
     let tcp_resolver = match (&direct, tcp_only(&config)) {
         (Some(_), Some(tcp)) => Some(build(tcp)?),
@@ -208,14 +208,30 @@ pub(super) fn hosts_from(content: &Content) -> Arc<Hosts> {
     Arc::new(hosts)
 }
 
+/// A `nameservers` entry that is not an IP address with an optional port (the text as given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadNameserver(pub String);
+
+impl std::fmt::Display for BadNameserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "nameserver {:?} is not an IP address with an optional port",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BadNameserver {}
+
 /// `"1.2.3.4"`, `"1.2.3.4:5353"`, `"::1"` or `"[::1]:5353"` (port 53 when none is given).
-pub fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
+pub fn parse_nameserver(text: &str) -> Result<SocketAddr, BadNameserver> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
     }
     text.parse::<std::net::IpAddr>()
         .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| format!("nameserver {text:?} is not an IP address with an optional port"))
+        .map_err(|_| BadNameserver(text.to_string()))
 }
 
 #[cfg(test)]

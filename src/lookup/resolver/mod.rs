@@ -25,7 +25,9 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use crate::locking::lock;
 use crate::lookup::counters::{FALLBACKS, TIMEOUTS};
-use crate::lookup::errors::{cname_loop_error, no_config_error, ErrorCode, LookupError};
+use crate::lookup::errors::{
+    cname_loop_error, no_config_error, ConfigError, ErrorCode, LookupError,
+};
 use crate::lookup::hostname::{parse_host, Host};
 use crate::lookup::system_config::system_config;
 use crate::lookup::system_files::{Generations, SystemFiles};
@@ -77,7 +79,7 @@ pub struct Ipv4Resolver {
 /// those in flight during a rebuild finish on the old one, which is freed (its sockets and tasks
 /// with it) when the last of them ends.
 struct Current {
-    native: Arc<Result<Native, String>>,
+    native: Arc<Result<Native, ConfigError>>,
     generations: Generations,
 }
 
@@ -287,7 +289,7 @@ impl Ipv4Resolver {
     }
 
     /// The resolver for the files as they are now: checked if due, rebuilt if they changed.
-    fn native(&self) -> Arc<Result<Native, String>> {
+    fn native(&self) -> Arc<Result<Native, ConfigError>> {
         let now = self.concerning(self.files.refresh(Instant::now()));
         if let Some(current) = lock(&self.current).as_ref() {
             if self.concerning(current.generations) == now {
@@ -299,7 +301,7 @@ impl Ipv4Resolver {
 
     /// Builds the resolver from the files as last read (system_files.rs keeps the last good
     /// resolv.conf while the file is missing or unusable).
-    fn rebuild(&self) -> Arc<Result<Native, String>> {
+    fn rebuild(&self) -> Arc<Result<Native, ConfigError>> {
         let files = self.files.snapshot();
         let mut current = lock(&self.current);
         if let Some(built) = current.as_ref() {
@@ -338,7 +340,7 @@ impl Ipv4Resolver {
         Some(f(direct))
     }
 
-    fn current_native(&self) -> std::sync::Weak<Result<Native, String>> {
+    fn current_native(&self) -> std::sync::Weak<Result<Native, ConfigError>> {
         Arc::downgrade(&lock(&self.current).as_ref().expect("built").native)
     }
 }

@@ -125,7 +125,7 @@ pub(super) fn more_precise(native: LookupError, system: LookupError, input: &str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lookup::errors::no_config_error;
+    use crate::lookup::errors::{no_config_error, ConfigError};
 
     #[test]
     fn hickory_error_is_kept_unless_it_had_no_configuration() {
@@ -135,7 +135,11 @@ mod tests {
             more_precise(native.clone(), system.clone(), "h").code,
             ErrorCode::ServFail
         );
-        let unconfigured = no_config_error("h", "cannot read /etc/resolv.conf");
+        let unreadable = ConfigError::Unreadable {
+            path: "/etc/resolv.conf".into(),
+            reason: "No such file or directory".into(),
+        };
+        let unconfigured = no_config_error("h", &unreadable);
         assert_eq!(
             more_precise(unconfigured, system, "h").code,
             ErrorCode::NotFound

@@ -31,7 +31,7 @@ async fn dns_server(truncate: bool) -> (SocketAddr, Arc<Mutex<Vec<u16>>>, Arc<At
         for q in &query.queries {
             response.add_query(q.clone());
             if !truncate {
-                let a = RData::A(A(Ipv4Addr::new(192, 0, 2, 1)));
+                let a = RData::A(A(ANSWER));
                 response.add_answer(Record::from_rdata(q.name().clone(), 60, a));
             }
         }
@@ -84,41 +84,51 @@ fn resolver_for(server: SocketAddr) -> Ipv4Resolver {
     })
 }
 
+const ANSWER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+/// Resolves `prefix0.pool.test`, `prefix1.pool.test`… one at a time, or `in_flight` at once;
+/// returns the source ports the server saw for them (and forgets them).
+async fn ports_for(
+    resolver: &Ipv4Resolver,
+    ports: &Mutex<Vec<u16>>,
+    prefix: &str,
+    count: usize,
+    in_flight: usize,
+) -> Vec<u16> {
+    let names: Vec<String> = (0..count)
+        .map(|i| format!("{prefix}{i}.pool.test"))
+        .collect();
+    futures_util::stream::iter(&names)
+        .map(|name| resolver.resolve(name))
+        .buffer_unordered(in_flight)
+        .for_each(|answer| async move {
+            assert_eq!(answer.unwrap().addresses, vec![ANSWER]);
+        })
+        .await;
+    std::mem::take(&mut *lock(ports))
+}
+
+fn distinct(ports: &[u16]) -> usize {
+    ports.iter().collect::<std::collections::HashSet<_>>().len()
+}
+
 #[tokio::test]
 async fn sequential_lookups_each_use_a_fresh_port() {
     let (server, ports, _) = dns_server(false).await;
     let resolver = resolver_for(server);
-    for i in 0..50 {
-        let answer = resolver.resolve(&format!("n{i}.pool.test")).await.unwrap();
-        assert_eq!(answer.addresses, vec![Ipv4Addr::new(192, 0, 2, 1)]);
-    }
-    let ports = lock(&ports).clone();
-    assert_eq!(ports.len(), 50);
-    let distinct: std::collections::HashSet<_> = ports.iter().collect();
-    assert!(distinct.len() >= 45, "{} distinct ports", distinct.len());
+    let seen = ports_for(&resolver, &ports, "n", 50, 1).await;
+    assert_eq!(seen.len(), 50);
+    assert!(distinct(&seen) >= 45, "{} distinct ports", distinct(&seen));
 }
 
 #[tokio::test]
 async fn concurrent_lookups_share_sockets() {
-    use futures_util::StreamExt;
     let (server, ports, _) = dns_server(false).await;
     let resolver = resolver_for(server);
-    let names: Vec<String> = (0..400).map(|i| format!("c{i}.pool.test")).collect();
-    futures_util::stream::iter(&names)
-        .map(|name| resolver.resolve(name))
-        .buffer_unordered(20)
-        .for_each(|answer| async move {
-            assert_eq!(answer.unwrap().addresses, vec![Ipv4Addr::new(192, 0, 2, 1)]);
-        })
-        .await;
-    let ports = lock(&ports).clone();
-    assert_eq!(ports.len(), 400);
-    let distinct: std::collections::HashSet<_> = ports.iter().collect();
-    assert!(
-        distinct.len() < 100,
-        "{} ports for 400 queries, 20 in flight",
-        distinct.len()
-    );
+    let seen = ports_for(&resolver, &ports, "c", 400, 20).await;
+    assert_eq!(seen.len(), 400);
+    let n = distinct(&seen);
+    assert!(n < 100, "{n} ports for 400 queries, 20 in flight");
 }
 
 #[tokio::test]
@@ -130,7 +140,7 @@ async fn truncated_answers_still_fall_back_to_tcp() {
             .resolve(&format!("big{i}.pool.test"))
             .await
             .unwrap();
-        assert_eq!(answer.addresses, vec![Ipv4Addr::new(192, 0, 2, 1)]);
+        assert_eq!(answer.addresses, vec![ANSWER]);
     }
     assert_eq!(lock(&ports).len(), 3, "asked over UDP first");
     assert_eq!(tcp_queries.load(Ordering::Relaxed), 3, "answered over TCP");
@@ -149,35 +159,17 @@ async fn with_the_first_nameserver_benched_the_pool_keeps_the_port_policy() {
         "a direct server to bench"
     );
     lock(&ports).clear();
-    for i in 0..30 {
-        let answer = resolver.resolve(&format!("b{i}.pool.test")).await.unwrap();
-        assert_eq!(answer.addresses, vec![Ipv4Addr::new(192, 0, 2, 1)]);
-    }
-    let sequential = lock(&ports).clone();
+    let sequential = ports_for(&resolver, &ports, "b", 30, 1).await;
     assert_eq!(sequential.len(), 30, "one query each");
-    let distinct: std::collections::HashSet<_> = sequential.iter().collect();
-    assert!(
-        distinct.len() >= 27,
-        "a fresh port per lone lookup: {} of 30",
-        distinct.len()
-    );
-    lock(&ports).clear();
-    let names: Vec<String> = (0..300).map(|i| format!("bc{i}.pool.test")).collect();
-    futures_util::stream::iter(&names)
-        .map(|name| resolver.resolve(name))
-        .buffer_unordered(20)
-        .for_each(|answer| async move {
-            assert_eq!(answer.unwrap().addresses, vec![Ipv4Addr::new(192, 0, 2, 1)]);
-        })
-        .await;
+    let n = distinct(&sequential);
+    assert!(n >= 27, "a fresh port per lone lookup: {n} of 30");
+    let concurrent = ports_for(&resolver, &ports, "bc", 300, 20).await;
     // Still left out: every question went through hickory's pool.
     assert_eq!(resolver.with_direct_server(|s| s.in_use()), Some(false));
-    let concurrent = lock(&ports).clone();
     assert_eq!(concurrent.len(), 300);
-    let distinct: std::collections::HashSet<_> = concurrent.iter().collect();
+    let n = distinct(&concurrent);
     assert!(
-        distinct.len() < 100,
-        "pooled sockets shared while busy: {} ports for 300 queries",
-        distinct.len()
+        n < 100,
+        "pooled sockets shared while busy: {n} ports for 300 queries"
     );
 }
