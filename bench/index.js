@@ -28,6 +28,7 @@ async function full() {
   const { cold } = await scenarios.cold(ctx)
   await scenarios.headroom(ctx, cold)
   await scenarios.configCheck(ctx)
+  await scenarios.poolPath(ctx)
   scenarios.cleanSlate(ctx)
   await scenarios.connect(ctx)
   await scenarios.dedup(ctx)

@@ -104,6 +104,26 @@ async function configCheck(ctx, n = 3) {
   progress('config check', started)
 }
 
+// 2e. hickory's path: the pooled UDP sockets against a socket per query -----------------------
+// With the first nameserver down, every question goes through hickory's pool (the direct query
+// serves only the first nameserver). The same cold load in fresh processes, with the sockets
+// pooled (the default) and with IPV4_FORCE_UDP_POOL=0 (a socket per query, as hickory's own
+// provider binds them): what the custom provider still earns.
+async function poolPath(ctx, n = 3) {
+  const { results, started } = ctx
+  const probe = (mode) => runJson([path.join(__dirname, 'pool-path.js'), PKG, `pp-${mode}-${Date.now()}`, String(ms(1000))],
+    mode === 'perQuery' ? { IPV4_FORCE_UDP_POOL: '0' } : {})
+  const runs = await rounds(n, ['pooled', 'perQuery'], async (mode) => probe(mode))
+  const rates = { ipv4: runs.pooled.map((r) => r.rate), perQuery: runs.perQuery.map((r) => r.rate) }
+  results.rows.push(row('2e cold, first nameserver down: hickory pool (ops/s)', rates, fmtRate, 'perQuery', 'info', null))
+  const cpu = (mode) => median(runs[mode].map((r) => r.cpuUsPerLookup))
+  results.notes.push('2e: first nameserver dead (127.0.0.1:9), second = dnsmasq: every lookup through hickory\'s pool, 100 in flight. ' +
+    `ipv4-force column = UDP sockets pooled while busy (udp provider in lookup/transport/pool.rs); reference = a socket per query ` +
+    `(IPV4_FORCE_UDP_POOL=0, as hickory's own provider). CPU per cold lookup ${cpu('pooled').toFixed(1)} µs vs ` +
+    `${cpu('perQuery').toFixed(1)} µs.`)
+  progress('pool path', started)
+}
+
 // 2. Cold lookups ----------------------------------------------------------------------------
 async function cold(ctx, n = 3, { rtt = true } = {}) {
   const { results, started, dm, resolveIPv4, resolver, cl } = ctx
@@ -326,4 +346,4 @@ async function memory(ctx) {
 }
 
 module.exports = {
-  configCheck, HOT, setup, cleanSlate, hot, cold, headroom, connect, dedup, threadpool, memory }
+  configCheck, poolPath, HOT, setup, cleanSlate, hot, cold, headroom, connect, dedup, threadpool, memory }

@@ -17,7 +17,7 @@ const LABEL = { ipv4: 'ipv4-force', dnsLookup: 'dns.lookup', resolve4: 'resolve4
  */
 function row(metric, values, fmt, against, target, pass, lowerIsBetter = false) {
   const med = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, median(v)]))
-  const refKey = ['byIp', 'idle', 'interval', 'unobserved'].find((k) => k in med)
+  const refKey = ['byIp', 'idle', 'interval', 'unobserved', 'perQuery'].find((k) => k in med)
   let ratio = null
   if (against && med[against] && med.ipv4 !== undefined) ratio = med.ipv4 / med[against]
   const ok = pass === null ? null : pass(ratio)
@@ -27,7 +27,7 @@ function row(metric, values, fmt, against, target, pass, lowerIsBetter = false) 
     dnsLookup: med.dnsLookup !== undefined ? fmt(med.dnsLookup) : '-',
     resolve4: med.resolve4 !== undefined ? fmt(med.resolve4) : '-',
     cacheable: med.cacheable !== undefined ? fmt(med.cacheable) : '-',
-    reference: refKey ? `${fmt(med[refKey])} (${{ byIp: 'by IP', idle: 'idle', interval: '1 s checks', unobserved: 'no subscriber' }[refKey]})` : '-',
+    reference: refKey ? `${fmt(med[refKey])} (${{ byIp: 'by IP', idle: 'idle', interval: '1 s checks', unobserved: 'no subscriber', perQuery: 'per query' }[refKey]})` : '-',
     ratio: ratio === null ? '-' : `${ratio.toFixed(2)}x`,
     target,
     result: ok === null ? 'info' : ok ? 'PASS' : 'FAIL',

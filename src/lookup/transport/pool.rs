@@ -34,7 +34,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -101,11 +101,16 @@ impl Default for PooledUdpProvider {
 }
 
 impl PooledUdpProvider {
-    /// The default limits, noting descriptor exhaustion in `fds`.
+    /// The default limits, noting descriptor exhaustion in `fds`. With `IPV4_FORCE_UDP_POOL=0` in
+    /// the environment (read once; for measurements), nothing is kept for reuse: a socket per
+    /// query, as hickory's own provider does.
     pub fn new(fds: Arc<FdWatch>) -> Self {
+        static POOL: OnceLock<bool> = OnceLock::new();
+        let pool = *POOL.get_or_init(|| std::env::var("IPV4_FORCE_UDP_POOL").as_deref() != Ok("0"));
+        let max_idle = if pool { DEFAULT_MAX_IDLE } else { 0 };
         PooledUdpProvider {
             fds,
-            ..Self::default()
+            ..Self::with_limits(max_idle, MAX_QUERIES_PER_SOCKET, DEFAULT_IDLE_TIMEOUT)
         }
     }
 
