@@ -8,26 +8,17 @@
 
 const [pkgDir, tag, durationMs] = process.argv.slice(2)
 const { resolveIPv4, stats } = require(pkgDir)
+const { openLoad } = require('./load.js')
+const { sleep } = require('./util.js')
 
 async function main() {
   await resolveIPv4(`${tag}-warm.bench.test`)
-  let n = 0
-  let ops = 0
-  let stopped = false
-  const worker = async () => {
-    while (!stopped) {
-      await resolveIPv4(`${tag}-${n++}.bench.test`)
-      ops++
-    }
-  }
   const checks0 = stats().configChecks
   const c0 = process.cpuUsage()
-  const t0 = process.hrtime.bigint()
-  const all = Promise.all(Array.from({ length: 100 }, worker))
-  await new Promise((resolve) => setTimeout(resolve, Number(durationMs)))
-  stopped = true
-  await all
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9
+  const load = openLoad(resolveIPv4, `${tag}-`, 100)
+  await sleep(Number(durationMs))
+  const { ops, errors, firstError, seconds } = await load.stop()
+  if (errors > 0) throw firstError
   const cpu = process.cpuUsage(c0)
   process.stdout.write(JSON.stringify({
     rate: ops / seconds,

@@ -9,28 +9,19 @@
 
 const [pkgDir, tag, durationMs] = process.argv.slice(2)
 const { resolveIPv4 } = require(pkgDir)
+const { openLoad } = require('./load.js')
+const { sleep } = require('./util.js')
 
 const options = { nameservers: ['127.0.0.1:9', '127.0.0.1:53'], timeout: 2000, attempts: 2 }
 
 async function main() {
   // Until the dead server is left out (its failure is seen), and warm.
   for (let i = 0; i < 20; i++) await resolveIPv4(`${tag}-warm${i}.bench.test`, options)
-  let n = 0
-  let ops = 0
-  let stopped = false
-  const worker = async () => {
-    while (!stopped) {
-      await resolveIPv4(`${tag}-${n++}.bench.test`, options)
-      ops++
-    }
-  }
   const c0 = process.cpuUsage()
-  const t0 = process.hrtime.bigint()
-  const all = Promise.all(Array.from({ length: 100 }, worker))
-  await new Promise((resolve) => setTimeout(resolve, Number(durationMs)))
-  stopped = true
-  await all
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9
+  const load = openLoad((name) => resolveIPv4(name, options), `${tag}-`, 100)
+  await sleep(Number(durationMs))
+  const { ops, errors, firstError, seconds } = await load.stop()
+  if (errors > 0) throw firstError
   const cpu = process.cpuUsage(c0)
   process.stdout.write(JSON.stringify({ rate: ops / seconds, cpuUsPerLookup: (cpu.user + cpu.system) / ops, ops }) + '\n')
 }

@@ -163,4 +163,4 @@ function pasteLines(pooler) {
   return ['', title, ...pooler.connectionStrings.map((url) => `  ${url}`)]
 }
 
-module.exports = { diagnose, findSupabasePooler, formatReport, redactTarget }
+module.exports = { diagnose, findSupabasePooler, formatReport, redactTarget, sentence }

@@ -9,6 +9,7 @@
 
 const { diagnoseInBackground, redactTarget } = require('./native.js')
 const { invalidArgType } = require('./errors.js')
+const { sentence } = require('./diagnose.js')
 
 // Per DNS attempt and for the TCP connect (`check --timeout`); the Supabase pooler search has its
 // own limit of a few seconds.
@@ -75,7 +76,5 @@ function lineFor(item, outcome) {
   }
   return `${start} ${outcome.verdict}: ${sentence(outcome.summary)} Next step: ${sentence(outcome.hint)}`
 }
-
-const sentence = (text) => (/[.!?]$/.test(text) ? text : `${text}.`)
 
 module.exports = { startPreflight, checkTargets, targetsFromEnv, lineFor }
