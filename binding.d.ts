@@ -174,19 +174,16 @@ export interface FindPoolerOptions {
 export declare function findSupabasePooler(host: string, options?: FindPoolerOptions | undefined | null): Promise<PoolerSearch | CallFailure>
 
 /**
- * The warning for an IPv6-only host, the first time it is asked for that host in the process
- * (any thread); `null` after that, and for a host not known to be IPv6-only.
+ * The first time it is asked for `hostname` in the process (any thread), the facts for its
+ * IPv6-only warning; `null` after that, and for a host not known to be IPv6-only.
  */
-export declare function firstIpv6OnlyWarning(hostname: string): string | null
+export declare function firstIpv6OnlyReport(hostname: string): Ipv6OnlyReport | null
 
-/** The EAFNOSUPPORT failure for a connection to an IPv6 literal, with what to do about it. */
-export declare function ipv6LiteralFailure(address: string): LookupFailure
-
-/**
- * The ENODATA failure for a host whose only addresses are IPv6, with the advice a person needs
- * (used when a connection's own lookup function answered IPv6 only).
- */
-export declare function ipv6OnlyFailure(hostname: string, ipv6Seen?: string | undefined | null): LookupFailure
+/** An IPv6-only host, reported once: what the warning about it says (lib/advice.js words it). */
+export interface Ipv6OnlyReport {
+  /** An IPv6 address the name has, when one was seen. */
+  ipv6Seen?: string
+}
 
 /** A successful lookup: the addresses, and how long the JS layer may reuse them. */
 export interface LookupAnswer {
@@ -207,12 +204,15 @@ export interface LookupAnswer {
  */
 export type LookupErrorCode = 'ENODATA' | 'ENOTFOUND' | 'ETIMEOUT' | 'ECONNREFUSED' | 'EREFUSED' | 'ESERVFAIL' | 'EAFNOSUPPORT' | 'EMFILE' | 'EINTERNAL'
 
-/** A failed lookup, turned into an Error by the JS layer. */
+/** A failed lookup, as facts: the JS layer words the message (lib/advice.js) and makes the Error. */
 export interface LookupFailure {
   code: LookupErrorCode
-  message: string
   hostname: string
   syscall: string
+  /** What failed, in the resolver's words; absent where the code says it all. */
+  detail?: string
+  /** For ENODATA: an IPv6 address the name has. */
+  ipv6Seen?: string
 }
 
 /** Options of the resolver (`resolveIPv4`, `createLookup`, `patchNet`). */
@@ -247,6 +247,12 @@ export interface NativeResolverOptions {
   /** Seconds a failed lookup is cached (0: failures are not cached). Default: 0.15. */
   errorTtl?: number
 }
+
+/**
+ * A connection's own lookup function found `hostname` IPv6-only: noted for the once-per-host
+ * warning and `stats()`, as the addon's own lookups note it.
+ */
+export declare function noteIpv6Only(hostname: string, ipv6Seen?: string | undefined | null): void
 
 /**
  * Lookups a JS thread answered from its own cache since it last said so (they never reach the
@@ -322,7 +328,10 @@ export interface PoolerSearch {
   limits: PoolerLimits
 }
 
-/** A pooler candidate's verdict (`check::pooler_verdict::PoolerVerdict`), as JS sees it. */
+/**
+ * A pooler candidate's verdict, as JS sees it. What each means:
+ * `check::pooler_verdict::PoolerVerdict`.
+ */
 export type PoolerVerdict = 'serves' | 'tenant-not-found' | 'error' | 'unexpected' | 'no-address' | 'dns-failure' | 'connect-failed' | 'tls-failed' | 'timeout' | 'not-tried'
 
 /**
@@ -360,7 +369,7 @@ export interface Stats {
 }
 
 /**
- * The verdict of `diagnose()` / `ipv4-force check` (`check::verdict::Verdict`), as JS sees it;
- * `reachable` and `resolves` are the good ones.
+ * The verdict of `diagnose()` / `ipv4-force check`, as JS sees it; `reachable` and `resolves` are
+ * the good ones. What each means: `check::verdict::Verdict`.
  */
 export type Verdict = 'reachable' | 'resolves' | 'ipv6-only' | 'no-address' | 'not-found' | 'dns-failure' | 'port-closed' | 'port-timeout' | 'port-unreachable' | 'connect-failed' | 'tenant-not-found'

@@ -3,6 +3,8 @@
 // The hand-written API over the generated loader (binding.js). Addresses are decided in Rust;
 // lib/ adapts them to Node's callback and socket conventions:
 //   lib/errors.js    errors shaped like Node's, own-property option reads
+//   lib/advice.js    what a failed lookup tells a person, worded from the backend's facts
+//   lib/resolver-options.js  the resolver options, checked and refused in Node's words
 //   lib/resolver.js  one resolver per configuration, lookups pending on the addon
 //   lib/lookup.js    resolveIPv4, lookup/createLookup (dns.lookup's rules), answer delivery
 //   lib/patch/       patchNet: options, the forced lookup, dns.lookup, Socket#connect, shared state

@@ -90,45 +90,43 @@ test('with the addon, the backend is native', () => {
   expect(require('..').backend).toBe('native')
 })
 
-// The fallback's JS copy of the addon's advice and option rules (src/advice.rs,
-// src/binding/options.rs) must say exactly what the addon says.
-describe('the fallback backend words advice and refusals as the addon does', () => {
+// Both backends return the same facts, and lib/advice.js words them for both: nothing is copied.
+describe('the fallback backend gives the facts the addon gives', () => {
   const fallback = require('../lib/fallback.js')
   const addon = require('../binding.js')
 
   test.each([
-    ['db.abcdefghijklmnop.supabase.co', '2406:da18::5'],
-    ['DB.Abc123.SUPABASE.CO.', null],
-    ['api.example.com', '2001:db8::1'],
-    ['x.db.abc.supabase.co', null],
-  ])('ipv6OnlyFailure(%p, %p)', (hostname, seen) => {
-    expect(fallback.ipv6OnlyFailure(hostname, seen)).toEqual({ ...addon.ipv6OnlyFailure(hostname, seen) })
-  })
-
-  test.each([
     ['db.warnwarnwarn.supabase.co', '2406:da18::7'],
-    ['api.warn.example.com', '2001:db8::7'],
-  ])('firstIpv6OnlyWarning(%p), once noted with %p', (hostname, seen) => {
-    for (const backend of [fallback, addon]) expect(backend.firstIpv6OnlyWarning(hostname)).toBeNull()
-    fallback.ipv6OnlyFailure(hostname, seen)
-    addon.ipv6OnlyFailure(hostname, seen)
-    const warning = fallback.firstIpv6OnlyWarning(hostname)
-    expect(warning).toContain(seen)
-    expect(warning).toBe(addon.firstIpv6OnlyWarning(hostname))
-    for (const backend of [fallback, addon]) expect(backend.firstIpv6OnlyWarning(hostname)).toBeNull()
+    ['API.warn.example.com.', '2001:db8::7'],
+  ])('an IPv6-only host (%p, %p) is reported once, whatever its spelling', (hostname, seen) => {
+    const other = hostname.toLowerCase().replace(/\.$/, '')
+    for (const backend of [fallback, addon]) {
+      expect(backend.firstIpv6OnlyReport(hostname)).toBeNull()
+      backend.noteIpv6Only(hostname, seen)
+      expect({ ...backend.firstIpv6OnlyReport(other) }).toEqual({ ipv6Seen: seen })
+      expect(backend.firstIpv6OnlyReport(hostname)).toBeNull()
+    }
   })
 
-  test('ipv6LiteralFailure', () => {
-    expect(fallback.ipv6LiteralFailure('2001:db8::1')).toEqual({ ...addon.ipv6LiteralFailure('2001:db8::1') })
-  })
-
-  test.each([
-    [{ timeout: 0 }], [{ timeout: 4294967296 }], [{ attempts: -1 }], [{ attempts: 2.5 }], [{ maxTtl: -1 }],
-    [{ errorTtl: Number.NEGATIVE_INFINITY }], [{ timeout: Number.NaN }], [{ maxTtl: -1e21 }], [{ attempts: 1e-7 }], [{ nameservers: [] }], [{ nameservers: ['127.0.0.1', 'nope'] }],
-  ])('createResolver(%p) refuses', (options) => {
-    const refusal = fallback.createResolver(options)
-    expect(refusal.code).toMatch(/^ERR_/)
-    expect(refusal).toEqual({ ...addon.createResolver(options) })
+  test('the same options and IPv6 literals are refused with the same errors without the addon', async () => {
+    // The options as source text: NaN and -Infinity have no JSON.
+    const refused = `[{ timeout: 0 }, { timeout: 4294967296 }, { attempts: -1 }, { attempts: 2.5 }, { maxTtl: -1 },
+      { errorTtl: -Infinity }, { timeout: NaN }, { maxTtl: -1e21 }, { attempts: 1e-7 },
+      { nameservers: [] }, { nameservers: ['127.0.0.1', 'nope'] }, { timeout: '1' }]`
+    const script = `const { resolveIPv4, backend } = require(process.argv[1])
+      const calls = ${refused}.map((o) => resolveIPv4('localhost', o)).concat(resolveIPv4('2001:db8::1'))
+      Promise.all(calls.map((call) => call.then(() => null, (e) => [e.name, e.code, e.message, e.syscall])))
+        .then((errors) => console.log(JSON.stringify({ backend, errors })))`
+    const withoutAddon = JSON.parse((await run(['-e', script, tmp])).stdout)
+    const withAddon = JSON.parse((await run(['-e', script, ROOT])).stdout)
+    expect([withoutAddon.backend, withAddon.backend]).toEqual(['node', 'native'])
+    expect(withoutAddon.errors).toEqual(withAddon.errors)
+    const literal = withAddon.errors.pop()
+    expect(withAddon.errors.every((e) => e !== null && /^ERR_/.test(e[1]))).toBe(true)
+    expect(withAddon.errors[0]).toEqual(['RangeError', 'ERR_OUT_OF_RANGE',
+      'The value of "options.timeout" is out of range. It must be an integer >= 1 and <= 4294967295. Received 0', null])
+    expect(withAddon.errors[9]).toEqual(['TypeError', 'ERR_INVALID_ARG_VALUE', 'The "options.nameservers" option is invalid: it must not be empty', null])
+    expect(literal).toEqual(['Error', 'EAFNOSUPPORT', expect.stringMatching(/^connect EAFNOSUPPORT 2001:db8::1: 2001:db8::1 is an IPv6 address .* allowIPv6Literals/), 'connect'])
   })
 
   test('createResolver accepts what the addon accepts', () => {

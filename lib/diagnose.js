@@ -5,7 +5,7 @@
 // argument types and formats the report for a person.
 
 const { diagnose: nativeDiagnose, findSupabasePooler: nativeFindPooler, redactTarget } = require('./native.js')
-const { checkOptionTypes } = require('./resolver.js')
+const { checkResolverOptions } = require('./resolver-options.js')
 const { invalidArgType, invalidArgValue, callFailureError, own } = require('./errors.js')
 
 // The options and the report are typed in binding.d.ts (generated from src/binding/diagnose.rs),
@@ -26,7 +26,7 @@ function checkOptions(options, known = OPTIONS) {
     if (picked[key] !== undefined && typeof picked[key] !== 'string') throw invalidArgType(key, 'of type string', picked[key])
   }
   const resolver = Object.fromEntries(Object.entries(picked).filter(([key]) => key !== 'region' && key !== 'database'))
-  checkOptionTypes(resolver)
+  checkResolverOptions(resolver)
   return picked
 }
 

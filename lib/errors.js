@@ -2,6 +2,8 @@
 
 // Errors shaped like Node's, and the one rule for reading ipv4-force's own options.
 
+const { lookupMessage } = require('./advice.js')
+
 function describeReceived(actual) {
   if (actual === null) return 'null'
   if (typeof actual === 'function') return `function ${actual.name}`
@@ -30,11 +32,17 @@ function callFailureError({ code, message }) {
   return err
 }
 
-function lookupError({ code, message, hostname, syscall }) {
-  const err = new Error(message)
-  err.code = code
-  err.hostname = hostname
-  err.syscall = syscall
+/** A failed lookup's facts, as both backends give them (lib/advice.js words them). */
+function lookupFailure(code, hostname, syscall, detail) {
+  return { code, hostname, syscall, detail }
+}
+
+// The Error for a failed lookup's facts, with the message lib/advice.js words from them.
+function lookupError(failure) {
+  const err = new Error(lookupMessage(failure))
+  err.code = failure.code
+  err.hostname = failure.hostname
+  err.syscall = failure.syscall
   return err
 }
 
@@ -44,4 +52,4 @@ function own(options, key) {
   return Object.prototype.hasOwnProperty.call(options, key) ? options[key] : undefined
 }
 
-module.exports = { invalidArgType, invalidArgValue, callFailureError, lookupError, own }
+module.exports = { invalidArgType, invalidArgValue, callFailureError, lookupFailure, lookupError, own }

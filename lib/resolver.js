@@ -8,9 +8,8 @@ const dgram = require('node:dgram')
 const net = require('node:net')
 const { isMainThread } = require('node:worker_threads')
 const native = require('./native.js')
-const { invalidArgType, callFailureError, own } = require('./errors.js')
-
-const RESOLVER_OPTIONS = ['nameservers', 'timeout', 'attempts', 'fallback', 'maxTtl', 'errorTtl']
+const { invalidArgType, callFailureError, lookupFailure, own } = require('./errors.js')
+const { RESOLVER_OPTIONS, checkResolverOptions } = require('./resolver-options.js')
 
 // Hot answers are also kept in this thread (from the second lookup of a name on), so a repeated
 // lookup costs a Map read instead of a call into Rust. An entry lives at most FRONT_MAX_AGE_MS (and
@@ -44,12 +43,7 @@ class Resolver {
       outcome = lookups().lookup(this.native, hostname)
     } catch (err) {
       // A Rust panic, caught at the FFI boundary, arrives as a thrown Error.
-      return {
-        code: 'EINTERNAL',
-        message: `queryA EINTERNAL ${hostname}: internal error in ipv4-force, please report it: ${err.message}`,
-        hostname,
-        syscall: 'queryA',
-      }
+      return lookupFailure('EINTERNAL', hostname, 'queryA', `internal error in ipv4-force, please report it: ${err.message}`)
     }
     // A fresh answer is kept in Rust only; this thread keeps a name once it is asked for again,
     // so one-off names never fill this cache (nor make V8 grow its young generation).
@@ -197,11 +191,11 @@ function resolverFor(options) {
     const value = own(options, key)
     if (value !== undefined) picked[key] = value
   }
-  checkOptionTypes(picked)
+  checkResolverOptions(picked)
   const key = JSON.stringify(picked)
   let resolver = resolvers.get(key)?.deref()
   if (!resolver) {
-    // The addon checks the ranges, and refuses with Node's code (ERR_OUT_OF_RANGE…).
+    // Checked above; the addon's own refusal only guards its conversion.
     const made = native.createResolver(picked)
     if (typeof made.code === 'string') throw callFailureError(made)
     resolver = new Resolver(made)
@@ -210,20 +204,6 @@ function resolverFor(options) {
   }
   resolverByOptions.set(options, resolver)
   return resolver
-}
-
-// The types of resolver options, for every entry point (resolveIPv4, createLookup, patchNet,
-// diagnose). Ranges are the addon's to check, with the same rules everywhere.
-function checkOptionTypes(o) {
-  if (o.nameservers !== undefined && !(Array.isArray(o.nameservers) && o.nameservers.every((s) => typeof s === 'string'))) {
-    throw invalidArgType('options.nameservers', 'an array of strings', o.nameservers)
-  }
-  for (const name of ['timeout', 'attempts', 'maxTtl', 'errorTtl']) {
-    if (o[name] !== undefined && typeof o[name] !== 'number') throw invalidArgType(`options.${name}`, 'of type number', o[name])
-  }
-  if (o.fallback !== undefined && typeof o.fallback !== 'boolean') {
-    throw invalidArgType('options.fallback', 'of type boolean', o.fallback)
-  }
 }
 
 function clearCache() {
@@ -236,4 +216,4 @@ function stats() {
   return { ...native.stats() }
 }
 
-module.exports = { Resolver, resolverFor, checkOptionTypes, isAnswer, clearCache, stats, RESOLVER_OPTIONS }
+module.exports = { Resolver, resolverFor, isAnswer, clearCache, stats }

@@ -9,7 +9,7 @@ const dns = require('node:dns')
 const os = require('node:os')
 const native = require('../native.js')
 const { deliverLater } = require('../lookup.js')
-const { lookupError } = require('../errors.js')
+const { lookupError, lookupFailure } = require('../errors.js')
 const { forcedOrError, warnIPv6Only, withDebugLine, lookupChannel, logged } = require('./forced-lookup.js')
 
 // Node marks the `[options, cb]` array that net.connect / http.Agent / undici pass to
@@ -67,16 +67,16 @@ function withoutIPv6(addresses) {
 
 // A caller's own lookup found `hostname` IPv6-only: the ENODATA error, and the warning.
 function ipv6OnlyError(config, hostname, ipv6) {
-  const failure = native.ipv6OnlyFailure(hostname, ipv6)
+  native.noteIpv6Only(hostname, ipv6)
   if (config.warnings) warnIPv6Only(hostname)
-  return lookupError(failure)
+  return lookupError({ ...lookupFailure('ENODATA', hostname, 'lookup'), ipv6Seen: ipv6 })
 }
 
 // A refused IPv6 literal fails the connection the way a failed connect does (an async 'error',
 // no 'lookup' event: Node emits none for literals), after Node has checked the other options.
 function refuseIPv6Literal(socket, literal, port) {
   return function refuseLookup() {
-    const err = lookupError(native.ipv6LiteralFailure(literal))
+    const err = lookupError(lookupFailure('EAFNOSUPPORT', literal, 'connect'))
     // Node's errno for the code: negative, and this platform's number (97 on Linux, 47 on macOS).
     err.errno = -os.constants.errno.EAFNOSUPPORT
     err.address = literal

@@ -10,6 +10,7 @@ const native = require('../native.js')
 const { isAnswer } = require('../resolver.js')
 const { lookupWith, deliverLater, nodeDnsLookup } = require('../lookup.js')
 const { lookupError } = require('../errors.js')
+const { ipv6OnlyWarning } = require('../advice.js')
 
 const debug = debuglog('ipv4-force')
 // NODE_DEBUG is read once, at start-up: whether each forced lookup logs a line.
@@ -43,8 +44,8 @@ function warnIfIPv6Only(hostname, outcome) {
 // failure without it (grpc-js, ioredis Cluster). Node's --no-warnings and
 // --disable-warning=IPV4_FORCE_IPV6_ONLY apply.
 function warnIPv6Only(hostname) {
-  const message = native.firstIpv6OnlyWarning(hostname)
-  if (message !== null) process.emitWarning(message, { code: IPV6_ONLY_WARNING })
+  const report = native.firstIpv6OnlyReport(hostname)
+  if (report !== null) process.emitWarning(ipv6OnlyWarning(hostname, report.ipv6Seen), { code: IPV6_ONLY_WARNING })
 }
 
 // Only while someone subscribes: the event for one lookup, then the warning.

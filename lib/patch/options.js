@@ -2,7 +2,8 @@
 
 // patchNet's options: checked, and turned into the configuration the patch runs with.
 
-const { resolverFor, RESOLVER_OPTIONS } = require('../resolver.js')
+const { resolverFor } = require('../resolver.js')
+const { RESOLVER_OPTIONS } = require('../resolver-options.js')
 const { invalidArgType, invalidArgValue, own } = require('../errors.js')
 const { checkTargets } = require('../preflight.js')
 const { makeForcedLookup, connectLookup } = require('./forced-lookup.js')

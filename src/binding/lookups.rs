@@ -28,13 +28,16 @@ pub struct LookupAnswer {
     pub ttl_ms: f64,
 }
 
-/// A failed lookup, turned into an Error by the JS layer.
+/// A failed lookup, as facts: the JS layer words the message (lib/advice.js) and makes the Error.
 #[napi(object)]
 pub struct LookupFailure {
     pub code: LookupErrorCode,
-    pub message: String,
     pub hostname: String,
     pub syscall: String,
+    /// What failed, in the resolver's words; absent where the code says it all.
+    pub detail: Option<String>,
+    /// For ENODATA: an IPv6 address the name has.
+    pub ipv6_seen: Option<String>,
 }
 
 #[napi]
@@ -280,22 +283,11 @@ impl Drop for CompletionQueue {
     }
 }
 
-/// The ENODATA failure for a host whose only addresses are IPv6, with the advice a person needs
-/// (used when a connection's own lookup function answered IPv6 only).
+/// A connection's own lookup function found `hostname` IPv6-only: noted for the once-per-host
+/// warning and `stats()`, as the addon's own lookups note it.
 #[napi(catch_unwind)]
-pub fn ipv6_only_failure(hostname: String, ipv6_seen: Option<String>) -> LookupFailure {
-    let seen = ipv6_seen.and_then(|ip| ip.parse().ok());
-    Ipv6OnlyHosts::seen().note(&hostname, seen);
-    failure(&LookupError {
-        syscall: "lookup",
-        ..LookupError::ipv6_only(&hostname, seen)
-    })
-}
-
-/// The EAFNOSUPPORT failure for a connection to an IPv6 literal, with what to do about it.
-#[napi(catch_unwind)]
-pub fn ipv6_literal_failure(address: String) -> LookupFailure {
-    failure(&LookupError::ipv6_literal(&address))
+pub fn note_ipv6_only(hostname: String, ipv6_seen: Option<String>) {
+    Ipv6OnlyHosts::seen().note(&hostname, ipv6_seen.and_then(|ip| ip.parse().ok()));
 }
 
 fn to_js(outcome: Outcome, fresh_until: Instant) -> Either<LookupAnswer, LookupFailure> {
@@ -314,8 +306,9 @@ fn to_js(outcome: Outcome, fresh_until: Instant) -> Either<LookupAnswer, LookupF
 fn failure(err: &LookupError) -> LookupFailure {
     LookupFailure {
         code: err.code.into(),
-        message: err.message(),
         hostname: err.hostname.clone(),
         syscall: err.syscall.to_string(),
+        detail: (!err.detail.is_empty()).then(|| err.detail.clone()),
+        ipv6_seen: err.ipv6_seen.map(|ip| ip.to_string()),
     }
 }

@@ -3,7 +3,6 @@
 
 use napi_derive::napi;
 
-use crate::advice;
 use crate::lookup::counters::{
     Ipv6OnlyHosts, CACHE_HITS, FALLBACKS, LOOKUPS, QUERIES_SENT, TIMEOUTS,
 };
@@ -56,11 +55,20 @@ pub fn note_thread_cache_hits(hits: f64) {
     CACHE_HITS.add(hits);
 }
 
-/// The warning for an IPv6-only host, the first time it is asked for that host in the process
-/// (any thread); `null` after that, and for a host not known to be IPv6-only.
+/// An IPv6-only host, reported once: what the warning about it says (lib/advice.js words it).
+#[napi(object)]
+pub struct Ipv6OnlyReport {
+    /// An IPv6 address the name has, when one was seen.
+    pub ipv6_seen: Option<String>,
+}
+
+/// The first time it is asked for `hostname` in the process (any thread), the facts for its
+/// IPv6-only warning; `null` after that, and for a host not known to be IPv6-only.
 #[napi(catch_unwind)]
-pub fn first_ipv6_only_warning(hostname: String) -> Option<String> {
+pub fn first_ipv6_only_report(hostname: String) -> Option<Ipv6OnlyReport> {
     Ipv6OnlyHosts::seen()
         .first_report(&hostname)
-        .map(|address| advice::ipv6_only_warning(&hostname, address))
+        .map(|address| Ipv6OnlyReport {
+            ipv6_seen: address.map(|ip| ip.to_string()),
+        })
 }

@@ -1,5 +1,6 @@
 //! Lookup failures, shaped like Node's dns errors: a code Node users already know, the hostname,
-//! the syscall, and a message that says what to do next.
+//! the syscall, and the facts behind it (what failed, an IPv6 address seen). What to do next is
+//! worded at the JS edge (lib/advice.js), for this backend and the JS fallback alike.
 
 use std::fmt;
 use std::net::Ipv6Addr;
@@ -7,7 +8,6 @@ use std::net::Ipv6Addr;
 use hickory_resolver::net::{DnsError, NetError, NoRecords};
 use hickory_resolver::proto::op::ResponseCode;
 
-use crate::advice;
 use crate::lookup::transport::is_fd_exhaustion;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,7 +67,8 @@ pub struct LookupError {
     pub hostname: String,
     /// `queryA` for the Rust resolver, `getaddrinfo` for the system fallback (as in Node).
     pub syscall: &'static str,
-    /// What went wrong, in words (the message is built from it).
+    /// What went wrong, in words; empty where the code says it all (ENODATA, EAFNOSUPPORT, whose
+    /// advice lib/advice.js words).
     pub detail: String,
     /// For ENODATA: an IPv6 address the name has, found by a diagnostic AAAA query.
     pub ipv6_seen: Option<Ipv6Addr>,
@@ -99,23 +100,18 @@ impl LookupError {
     pub fn ipv6_literal(address: &str) -> Self {
         LookupError {
             syscall: "connect",
-            ..LookupError::new(
-                ErrorCode::AfNoSupport,
-                address,
-                advice::ipv6_literal(address),
-            )
+            ..LookupError::new(ErrorCode::AfNoSupport, address, "")
         }
     }
 
+    /// `<syscall> <code> <hostname>[: detail]`, without the advice (for logs and tests: the
+    /// message a person reads is lib/advice.js's `lookupMessage`).
     pub fn message(&self) -> String {
         let head = format!("{} {} {}", self.syscall, self.code.as_str(), self.hostname);
-        match self.code {
-            ErrorCode::NoData => format!(
-                "{head}: {}",
-                advice::ipv6_only(&self.hostname, self.ipv6_seen)
-            ),
-            _ if self.detail.is_empty() => head,
-            _ => format!("{head}: {}", self.detail),
+        if self.detail.is_empty() {
+            head
+        } else {
+            format!("{head}: {}", self.detail)
         }
     }
 }
@@ -249,16 +245,13 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_only_message_is_node_shaped_and_carries_the_advice() {
+    fn ipv6_only_and_literal_failures_carry_facts_not_words() {
         let seen = Some("2406:da18::1".parse().unwrap());
-        let msg = LookupError::ipv6_only("api.example.com", seen).message();
-        let advice = advice::ipv6_only("api.example.com", seen);
-        assert_eq!(msg, format!("queryA ENODATA api.example.com: {advice}"));
-        let literal = LookupError::ipv6_literal("::1").message();
-        assert_eq!(
-            literal,
-            format!("connect EAFNOSUPPORT ::1: {}", advice::ipv6_literal("::1"))
-        );
+        let only = LookupError::ipv6_only("api.example.com", seen);
+        assert_eq!((only.code, only.ipv6_seen), (ErrorCode::NoData, seen));
+        assert_eq!(only.message(), "queryA ENODATA api.example.com");
+        let literal = LookupError::ipv6_literal("::1");
+        assert_eq!(literal.message(), "connect EAFNOSUPPORT ::1");
     }
 
     #[test]
