@@ -852,4 +852,5 @@ module.exports.PoolerVerdict = nativeBinding.PoolerVerdict
 module.exports.redactTarget = nativeBinding.redactTarget
 module.exports.runtimeWorkerThreads = nativeBinding.runtimeWorkerThreads
 module.exports.stats = nativeBinding.stats
+module.exports.TcpSkipped = nativeBinding.TcpSkipped
 module.exports.Verdict = nativeBinding.Verdict

@@ -153,14 +153,62 @@ export type Verdict = binding.Verdict
 
 export type DiagnoseOptions = binding.DiagnoseOptions
 
+// The addon's check returns facts (binding.CheckFacts); lib/check-words.js words them into these.
+
 /** A failed DNS question of the check. */
-export type DnsProbeError = binding.DiagnoseDnsError
+export interface DnsProbeError {
+  code: binding.LookupErrorCode
+  message: string
+}
 
 /** The TCP connect over IPv4. */
-export type Tcp4Probe = binding.DiagnoseTcp4
+export interface Tcp4Probe {
+  /** false when there was no port or no IPv4 address. */
+  attempted: boolean
+  /** `ip:port` connected to (the first A record). */
+  address: string | null
+  ok: boolean
+  /** Time to connect or to fail, in milliseconds. */
+  ms: number | null
+  /** ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EHOSTUNREACH… */
+  error: string | null
+  /** What happened, or why no connection was tried. */
+  message: string
+}
 
-/** What `diagnose()` found; every key is always present (`null` for "none"). */
-export type Report = binding.DiagnoseReport
+/** What `diagnose()` found; every key is always present (`null` for "none"), in this order. */
+export interface Report {
+  /** The target as given, with any password shown as `****`. */
+  target: string
+  host: string
+  /** null for a bare host (no TCP test). */
+  port: number | null
+  /** IPv4 addresses, as resolveIPv4 / patchNet() get them. */
+  a: Array<string>
+  aError: DnsProbeError | null
+  /** IPv6 addresses, through the same resolver configuration. */
+  aaaa: Array<string>
+  /** null when there is simply no AAAA record. */
+  aaaaError: DnsProbeError | null
+  /** Whether this machine has a usable IPv6 route (decided without sending a packet). */
+  ipv6Route: boolean
+  /** The IPv6 source address the kernel would use. */
+  ipv6Source: string | null
+  ipv6RouteDetail: string
+  tcp4: Tcp4Probe
+  verdict: Verdict
+  /** true for reachable / resolves (the CLI exits 0). */
+  ok: boolean
+  /** The verdict in one sentence, with what was seen. */
+  summary: string
+  /** What to do next. */
+  hint: string
+  /**
+   * Supabase only (a direct host without IPv4, or a pooler URL): which pooler serves the
+   * project, and the string to paste.
+   */
+  pooler: PoolerReport | null
+}
 
 /** A Supabase pooler's answer to the check's PostgreSQL startup message (`serves`: it asked for a password). */
 export type PoolerVerdict = binding.PoolerVerdict

@@ -1,10 +1,9 @@
-//! What ipv4-force tells a person to do: the remedies in error messages and in `ipv4-force check`,
-//! each worded once here. (lib/fallback.js holds a JS copy for platforms without the addon;
-//! __test__/fallback.test.js checks that both say the same.)
+//! What ipv4-force tells a person to do: the remedies in error messages, each worded once here.
+//! (lib/fallback.js holds a JS copy for platforms without the addon;
+//! __test__/fallback.test.js checks that both say the same.) `ipv4-force check` returns facts,
+//! worded by lib/check-words.js.
 
 use std::net::Ipv6Addr;
-
-use crate::check::{pooler_verdict, supabase};
 
 /// After "ENODATA <host>: " when a host has no IPv4 address at all.
 pub fn ipv6_only(hostname: &str, ipv6_seen: Option<Ipv6Addr>) -> String {
@@ -39,27 +38,6 @@ pub fn ipv6_only_warning(hostname: &str, ipv6_seen: Option<Ipv6Addr>) -> String 
     )
 }
 
-/// `ipv4-force check`'s next step for an IPv6-only host. `supabase`: what to do for a Supabase
-/// direct host, once the pooler search has run (the template before).
-pub fn ipv6_only_next_step(host: &str, ipv6_route: bool, supabase: Option<String>) -> String {
-    let remedy = match supabase_project_ref(host) {
-        Some(project) => format!(
-            "This is a Supabase direct host, served over IPv6 only: {}.",
-            supabase.unwrap_or_else(|| supabase_pooler(project))
-        ),
-        None => "Forcing IPv4 cannot help: there is no IPv4 address to connect to. Use an IPv4 \
-                 endpoint of this service (ask the provider for one, or put an IPv4 proxy in front of it)."
-            .to_string(),
-    };
-    let where_ = if ipv6_route {
-        " This machine has an IPv6 route, so connecting over IPv6 may work from here (leave this \
-         host out of patchNet({ hosts })), but not from a deploy without IPv6."
-    } else {
-        " Alternatively, run the app on a network with working IPv6."
-    };
-    format!("{remedy}{where_}")
-}
-
 /// The way to a Supabase project's database over IPv4 (no trailing period).
 pub fn supabase_pooler(project: &str) -> String {
     format!(
@@ -67,93 +45,6 @@ pub fn supabase_pooler(project: &str) -> String {
          postgres://postgres.{project}:[YOUR-PASSWORD]@aws-0-[REGION].pooler.supabase.com:5432/postgres \
          ([REGION] is your project's region, under Connect in the Supabase dashboard; port 6543 for \
          transaction mode), or enable Supabase's IPv4 add-on"
-    )
-}
-
-/// The session pooler found serving the project (no trailing period): the string to paste.
-pub fn supabase_pooler_found(pooler: &str, url: &str) -> String {
-    format!(
-        "use the session pooler that serves this project, {pooler} (it answered this check's \
-         startup message for the project's user with a password request): {url} \
-         (port {} for transaction mode)",
-        supabase::TRANSACTION_PORT
-    )
-}
-
-/// After a remedy for a direct host: the other way to IPv4.
-pub const SUPABASE_IPV4_ADD_ON: &str = ", or enable Supabase's IPv4 add-on";
-
-/// More than one pooler answered for the project (no trailing period).
-pub fn supabase_poolers_found(urls: &[String]) -> String {
-    format!(
-        "use the session pooler; {} poolers answered for this project, so take the one the \
-         Supabase dashboard shows under Connect: {} (port {} for transaction mode)",
-        urls.len(),
-        urls.join(" or "),
-        supabase::TRANSACTION_PORT
-    )
-}
-
-/// No pooler answered for the project: the template, and what was tried (no trailing period).
-pub fn supabase_pooler_not_found(project: &str, tried: &str) -> String {
-    format!(
-        "{}. No pooler answered for this project: {tried}; take the region from the dashboard, \
-         or check the project ref",
-        supabase_pooler(project)
-    )
-}
-
-/// What the search tried, in words: "34 poolers asked (aws-0, aws-1 in 17 regions) in 1.2 s:
-/// 30 tenant-not-found, 4 no-address".
-pub fn pooler_search_summary(
-    asked: usize,
-    regions: usize,
-    ms: f64,
-    counts: &[(&str, usize)],
-) -> String {
-    let counted: Vec<String> = counts.iter().map(|(v, n)| format!("{n} {v}")).collect();
-    format!(
-        "{asked} poolers asked ({} in {regions} region{}) in {}: {}",
-        supabase::SHARDS.join(", "),
-        if regions == 1 { "" } else { "s" },
-        duration(ms),
-        counted.join(", ")
-    )
-}
-
-/// `28 ms`, `1.2 s`.
-pub fn duration(ms: f64) -> String {
-    if ms < 1000.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{:.1} s", ms / 1000.0)
-    }
-}
-
-/// A pooler URL whose user name has no `.<ref>`.
-pub fn pooler_user_without_ref(shown_user: &str) -> String {
-    format!(
-        "The pooler routes a connection to a project by its user name, which must be \
-         <role>.<project ref> (postgres.<ref>: the <ref> of db.<ref>.supabase.co, under Connect in \
-         the Supabase dashboard); this URL's user name is {shown_user}, without the project ref, \
-         hence \"{}\"",
-        pooler_verdict::TENANT_NOT_FOUND
-    )
-}
-
-/// A pooler URL naming the wrong shard or region: the pooler(s) that do serve the project.
-pub fn pooler_wrong_host(host: &str, found: &str) -> String {
-    format!(
-        "{host} does not serve this project (wrong shard or region: aws-0 and aws-1 poolers both \
-         exist); {found}"
-    )
-}
-
-/// A pooler URL whose project no pooler serves.
-pub fn pooler_project_not_found(host: &str, project: &str, tried: &str) -> String {
-    format!(
-        "No pooler serves the project ref \"{project}\" ({tried}) and neither does {host}: check \
-         the project ref in the user name (postgres.<ref>), and that the project is not paused"
     )
 }
 
@@ -208,31 +99,6 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("6543"), "{msg}");
-    }
-
-    #[test]
-    fn pooler_findings_carry_the_string_and_the_transaction_port() {
-        let url = "postgres://postgres.abc:[YOUR-PASSWORD]@aws-1-eu-west-1.pooler.supabase.com:5432/postgres";
-        let found = supabase_pooler_found("aws-1-eu-west-1.pooler.supabase.com", url);
-        assert!(found.contains(url) && found.contains("6543"), "{found}");
-        let several = supabase_poolers_found(&[url.into(), "u2".into()]);
-        assert!(
-            several.contains("2 poolers") && several.contains(" or u2"),
-            "{several}"
-        );
-        let tried = pooler_search_summary(2, 1, 1234.0, &[("tenant-not-found", 2)]);
-        assert_eq!(
-            tried,
-            "2 poolers asked (aws-0, aws-1 in 1 region) in 1.2 s: 2 tenant-not-found"
-        );
-        assert_eq!(duration(27.6), "28 ms");
-        let none = supabase_pooler_not_found("abc", &tried);
-        assert!(
-            none.contains("aws-0-[REGION]") && none.contains(&tried),
-            "{none}"
-        );
-        let bare = pooler_user_without_ref("\"postgres\"");
-        assert!(bare.contains("postgres.<ref>") && bare.contains("Tenant or user not found"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `diagnose` and `redactTarget`: the probes of `ipv4-force check` (in `check`), adapted to JS
-//! report objects.
+//! objects. The report carries facts and codes; lib/check-words.js words them.
 
 use napi::bindgen_prelude::{Either, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -12,11 +12,12 @@ use crate::check::pooler_probe::{self, PoolerProbe, Search};
 use crate::check::pooler_verdict;
 use crate::check::probes::PoolerSteps;
 use crate::check::supabase;
-use crate::check::verdict::{self, DnsProblem, PoolerFinding, Report};
+use crate::check::verdict::{self, PoolerFinding, Report};
 use std::future::Future;
 
 use super::{panic_if_test_hook, panic_text};
 use crate::check::{probes, target};
+use crate::lookup::errors::LookupError;
 use crate::lookup::resolver::ResolverSettings;
 use crate::lookup::service::{self, CacheSettings};
 
@@ -174,17 +175,50 @@ pub struct PoolerReport {
     pub connection_string: Option<String>,
 }
 
-/// A failed DNS question of the check.
-#[napi(object)]
-pub struct DiagnoseDnsError {
+/// A failed DNS question of the check: the lookup error's facts, which lib/advice.js's
+/// `lookupMessage` words.
+#[napi(object, use_nullable = true)]
+pub struct CheckDnsFailure {
     pub code: LookupErrorCode,
-    pub message: String,
+    pub hostname: String,
+    pub syscall: String,
+    pub detail: String,
+    /// For ENODATA: an IPv6 address the name has.
+    pub ipv6_seen: Option<String>,
 }
 
-/// The TCP connect over IPv4.
+impl From<LookupError> for CheckDnsFailure {
+    fn from(e: LookupError) -> Self {
+        CheckDnsFailure {
+            code: e.code.into(),
+            hostname: e.hostname,
+            syscall: e.syscall.to_string(),
+            detail: e.detail,
+            ipv6_seen: e.ipv6_seen.map(|ip| ip.to_string()),
+        }
+    }
+}
+
+/// Why no TCP connect was tried.
+#[napi(string_enum = "kebab-case")]
+pub enum TcpSkipped {
+    NoPort,
+    NoAddress,
+}
+
+impl From<verdict::Skipped> for TcpSkipped {
+    fn from(s: verdict::Skipped) -> Self {
+        match s {
+            verdict::Skipped::NoPort => TcpSkipped::NoPort,
+            verdict::Skipped::NoAddress => TcpSkipped::NoAddress,
+        }
+    }
+}
+
+/// The TCP connect over IPv4, as facts.
 #[napi(object, use_nullable = true)]
-pub struct DiagnoseTcp4 {
-    /// false when there was no port or no IPv4 address.
+pub struct CheckTcp4 {
+    /// false when there was no port or no IPv4 address (`skipped` says which).
     pub attempted: bool,
     /// `ip:port` connected to (the first A record).
     pub address: Option<String>,
@@ -193,41 +227,223 @@ pub struct DiagnoseTcp4 {
     pub ms: Option<f64>,
     /// ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EHOSTUNREACH…
     pub error: Option<String>,
-    /// What happened, or why no connection was tried.
-    pub message: String,
+    pub skipped: Option<TcpSkipped>,
+    /// The system's account of a failed connect; null when the check's own time limit ran out.
+    pub os_error: Option<String>,
 }
 
-/// What `diagnose()` found; every key is always present (`null` for "none"), in this order.
+impl From<verdict::Tcp4> for CheckTcp4 {
+    fn from(t: verdict::Tcp4) -> Self {
+        CheckTcp4 {
+            attempted: t.attempted,
+            address: t.address.map(|a| a.to_string()),
+            ok: t.ok,
+            ms: t.ms,
+            error: t.error.map(|failure| failure.code().to_string()),
+            skipped: t.skipped.map(TcpSkipped::from),
+            os_error: t.os_error,
+        }
+    }
+}
+
+/// How many candidates of a search answered one way.
+#[napi(object)]
+pub struct VerdictCount {
+    pub verdict: PoolerVerdict,
+    pub count: u32,
+}
+
+/// What a pooler search tried. What each field means: `check::verdict::SearchSummary`.
+#[napi(object)]
+pub struct SearchSummary {
+    pub asked: u32,
+    pub shards: Vec<String>,
+    pub regions: u32,
+    pub ms: f64,
+    pub counts: Vec<VerdictCount>,
+}
+
+impl From<verdict::SearchSummary> for SearchSummary {
+    fn from(s: verdict::SearchSummary) -> Self {
+        SearchSummary {
+            asked: s.asked as u32,
+            shards: s.shards,
+            regions: s.regions as u32,
+            ms: s.ms,
+            counts: s
+                .counts
+                .into_iter()
+                .map(|(verdict, n)| VerdictCount {
+                    verdict: verdict.into(),
+                    count: n as u32,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The way to a Supabase project's database once the search is done. What each means:
+/// `check::verdict::PoolerRemedy`.
+#[napi(discriminant = "kind", discriminant_case = "camelCase")]
+pub enum PoolerRemedy {
+    NotFound {
+        project: String,
+        tried: SearchSummary,
+    },
+    Found {
+        pooler: String,
+        url: String,
+    },
+    Several {
+        urls: Vec<String>,
+    },
+}
+
+impl From<verdict::PoolerRemedy> for PoolerRemedy {
+    fn from(r: verdict::PoolerRemedy) -> Self {
+        use verdict::PoolerRemedy as R;
+        match r {
+            R::NotFound { project, tried } => PoolerRemedy::NotFound {
+                project,
+                tried: tried.into(),
+            },
+            R::Found { pooler, url } => PoolerRemedy::Found { pooler, url },
+            R::Several { urls } => PoolerRemedy::Several { urls },
+        }
+    }
+}
+
+/// Which next step applies, with its parameters. What each means: `check::verdict::Hint`.
+#[napi(
+    discriminant = "kind",
+    discriminant_case = "camelCase",
+    use_nullable = true
+)]
+pub enum CheckHint {
+    PatchNet {
+        ipv6_unreachable: bool,
+    },
+    GivePort,
+    Ipv6Literal,
+    Ipv6Only {
+        supabase_ref: Option<String>,
+        ipv6_route: bool,
+        pooler: Option<PoolerRemedy>,
+    },
+    CheckHostname,
+    CheckSpelling,
+    CheckDns,
+    CheckPort,
+    CheckFirewall,
+    CheckRoute,
+    CheckNetwork,
+    UserWithoutRef {
+        user: String,
+    },
+    ProjectNotFound {
+        host: String,
+        project: String,
+        tried: SearchSummary,
+    },
+    WrongHost {
+        host: String,
+        remedy: PoolerRemedy,
+    },
+}
+
+impl From<verdict::Hint> for CheckHint {
+    fn from(h: verdict::Hint) -> Self {
+        use verdict::Hint as H;
+        match h {
+            H::PatchNet { ipv6_unreachable } => CheckHint::PatchNet { ipv6_unreachable },
+            H::GivePort => CheckHint::GivePort,
+            H::Ipv6Literal => CheckHint::Ipv6Literal,
+            H::Ipv6Only {
+                supabase_ref,
+                ipv6_route,
+                pooler,
+            } => CheckHint::Ipv6Only {
+                supabase_ref,
+                ipv6_route,
+                pooler: pooler.map(PoolerRemedy::from),
+            },
+            H::CheckHostname => CheckHint::CheckHostname,
+            H::CheckSpelling => CheckHint::CheckSpelling,
+            H::CheckDns => CheckHint::CheckDns,
+            H::CheckPort => CheckHint::CheckPort,
+            H::CheckFirewall => CheckHint::CheckFirewall,
+            H::CheckRoute => CheckHint::CheckRoute,
+            H::CheckNetwork => CheckHint::CheckNetwork,
+            H::UserWithoutRef { user } => CheckHint::UserWithoutRef { user },
+            H::ProjectNotFound {
+                host,
+                project,
+                tried,
+            } => CheckHint::ProjectNotFound {
+                host,
+                project,
+                tried: tried.into(),
+            },
+            H::WrongHost { host, remedy } => CheckHint::WrongHost {
+                host,
+                remedy: remedy.into(),
+            },
+        }
+    }
+}
+
+/// What the check found, as facts: lib/check-words.js words them into the report `diagnose()`
+/// returns (index.d.ts `Report`).
 #[napi(object, use_nullable = true)]
-pub struct DiagnoseReport {
+pub struct CheckFacts {
     /// The target as given, with any password shown as `****`.
     pub target: String,
     pub host: String,
-    /// null for a bare host (no TCP test).
     pub port: Option<u32>,
-    /// IPv4 addresses, as resolveIPv4 / patchNet() get them.
+    /// `host:port` (brackets around IPv6), or the host alone.
+    pub endpoint: String,
+    /// The host is an IP address.
+    pub ip_literal: bool,
     pub a: Vec<String>,
-    pub a_error: Option<DiagnoseDnsError>,
-    /// IPv6 addresses, through the same resolver configuration.
+    pub a_error: Option<CheckDnsFailure>,
     pub aaaa: Vec<String>,
     /// null when there is simply no AAAA record.
-    pub aaaa_error: Option<DiagnoseDnsError>,
-    /// Whether this machine has a usable IPv6 route (decided without sending a packet).
+    pub aaaa_error: Option<CheckDnsFailure>,
     pub ipv6_route: bool,
-    /// The IPv6 source address the kernel would use.
     pub ipv6_source: Option<String>,
     pub ipv6_route_detail: String,
-    pub tcp4: DiagnoseTcp4,
+    pub tcp4: CheckTcp4,
+    /// The limit the TCP connect ran under, in milliseconds.
+    pub connect_timeout_ms: f64,
     pub verdict: Verdict,
-    /// true for reachable / resolves (the CLI exits 0).
     pub ok: bool,
-    /// The verdict in one sentence, with what was seen.
-    pub summary: String,
-    /// What to do next.
-    pub hint: String,
-    /// Supabase only (a direct host without IPv4, or a pooler URL): which pooler serves the
-    /// project, and the string to paste.
+    pub hint: CheckHint,
     pub pooler: Option<PoolerReport>,
+}
+
+impl From<Report> for CheckFacts {
+    fn from(r: Report) -> Self {
+        CheckFacts {
+            target: r.target,
+            host: r.host,
+            port: r.port.map(u32::from),
+            endpoint: r.endpoint,
+            ip_literal: r.ip_literal,
+            a: r.a,
+            a_error: r.a_error.map(CheckDnsFailure::from),
+            aaaa: r.aaaa,
+            aaaa_error: r.aaaa_error.map(CheckDnsFailure::from),
+            ipv6_route: r.ipv6_route.available,
+            ipv6_source: r.ipv6_route.source.map(|ip| ip.to_string()),
+            ipv6_route_detail: r.ipv6_route.detail,
+            tcp4: r.tcp4.into(),
+            connect_timeout_ms: r.connect_timeout.as_millis() as f64,
+            verdict: r.verdict.into(),
+            ok: r.verdict.ok(),
+            hint: r.hint.into(),
+            pooler: r.pooler.map(to_js_pooler),
+        }
+    }
 }
 
 /// Checks `target` (host, host:port or URL); never rejects: usage problems come back as a failure,
@@ -236,7 +452,7 @@ pub struct DiagnoseReport {
 pub async fn diagnose(
     target: String,
     options: Option<DiagnoseOptions>,
-) -> Either<DiagnoseReport, CallFailure> {
+) -> Either<CheckFacts, CallFailure> {
     on_runtime(
         "checking the target",
         diagnose_unguarded(target, options, true),
@@ -245,9 +461,9 @@ pub async fn diagnose(
 }
 
 type OnReport = ThreadsafeFunction<
-    Either<DiagnoseReport, CallFailure>,
+    Either<CheckFacts, CallFailure>,
     (),
-    Either<DiagnoseReport, CallFailure>,
+    Either<CheckFacts, CallFailure>,
     Status,
     false,
     true,
@@ -260,7 +476,7 @@ type OnReport = ThreadsafeFunction<
 pub fn diagnose_in_background(
     target: String,
     options: Option<DiagnoseOptions>,
-    on_report: Function<Either<DiagnoseReport, CallFailure>, ()>,
+    on_report: Function<Either<CheckFacts, CallFailure>, ()>,
 ) -> napi::Result<()> {
     let on_report: OnReport = on_report
         .build_threadsafe_function()
@@ -281,7 +497,7 @@ async fn diagnose_unguarded(
     target: String,
     options: Option<DiagnoseOptions>,
     probe_pooler_urls: bool,
-) -> Either<DiagnoseReport, CallFailure> {
+) -> Either<CheckFacts, CallFailure> {
     panic_if_test_hook("diagnose", &target);
     let parsed = match target::parse_target(&target) {
         Ok(parsed) => parsed,
@@ -315,7 +531,7 @@ async fn diagnose_unguarded(
         },
     )
     .await;
-    Either::A(to_js_report(report))
+    Either::A(report.into())
 }
 
 /// Runs `work` as a task of its own on the runtime: a panic anywhere in it (the argument checks
@@ -521,36 +737,4 @@ pub fn redact_target(text: String) -> String {
         target::redact(&text)
     })
     .unwrap_or_else(|_| "[target withheld: internal error in ipv4-force]".to_string())
-}
-
-fn to_js_report(r: Report) -> DiagnoseReport {
-    let dns_error = |e: DnsProblem| DiagnoseDnsError {
-        code: e.code.into(),
-        message: e.message,
-    };
-    DiagnoseReport {
-        target: r.target,
-        host: r.host,
-        port: r.port.map(u32::from),
-        a: r.a,
-        a_error: r.a_error.map(dns_error),
-        aaaa: r.aaaa,
-        aaaa_error: r.aaaa_error.map(dns_error),
-        ipv6_route: r.ipv6_route.available,
-        ipv6_source: r.ipv6_route.source.map(|ip| ip.to_string()),
-        ipv6_route_detail: r.ipv6_route.detail,
-        tcp4: DiagnoseTcp4 {
-            attempted: r.tcp4.attempted,
-            address: r.tcp4.address.map(|a| a.to_string()),
-            ok: r.tcp4.ok,
-            ms: r.tcp4.ms,
-            error: r.tcp4.error.map(|failure| failure.code().to_string()),
-            message: r.tcp4.message,
-        },
-        verdict: r.verdict.into(),
-        ok: r.verdict.ok(),
-        summary: r.summary,
-        hint: r.hint,
-        pooler: r.pooler.map(to_js_pooler),
-    }
 }

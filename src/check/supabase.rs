@@ -32,8 +32,6 @@ pub const SHARDS: &[&str] = &["aws-0", "aws-1"];
 pub const POOLER_DOMAIN: &str = "pooler.supabase.com";
 /// Session mode: one server connection per client connection, like a direct connection.
 pub const SESSION_PORT: u16 = 5432;
-/// Transaction mode: for serverless functions and many short connections.
-pub const TRANSACTION_PORT: u16 = 6543;
 /// The database a project's connection strings name.
 pub const DEFAULT_DATABASE: &str = "postgres";
 /// The role the dashboard's connection strings use.
