@@ -99,7 +99,7 @@ export interface CheckFacts {
   verdict: Verdict
   ok: boolean
   hint: CheckHint
-  pooler: PoolerReport | null
+  pooler: CheckPooler | null
 }
 
 /** Which next step applies, with its parameters. What each means: `check::verdict::Hint`. */
@@ -119,6 +119,76 @@ export type CheckHint =
   | { kind: 'projectNotFound'; host: string; project: string; tried: SearchSummary }
   | { kind: 'wrongHost'; host: string; remedy: PoolerRemedy }
 
+/**
+ * Supabase's pooler, as the check found it (`null` for other targets), as facts (index.d.ts
+ * `PoolerReport` once worded).
+ */
+export interface CheckPooler {
+  /** The project ref (from the direct host, or a pooler URL's user name). */
+  project: string | null
+  /**
+   * The user name asked with (`postgres.<ref>`; a pooler URL's own, masked unless it is
+   * `postgres` or `<role>.<ref>`).
+   */
+  user: string
+  /** A pooler URL's own host, asked with the URL's user name. */
+  urlProbe: CheckPoolerProbe | null
+  /** The search among every candidate, when one ran. */
+  search: CheckPoolerSearch | null
+  /** One session-pooler connection string per pooler that serves the project. */
+  connectionStrings: Array<string>
+  /** The one to paste, when exactly one pooler serves the project. */
+  connectionString: string | null
+}
+
+/**
+ * One pooler host asked with a PostgreSQL startup message (never a password), as facts
+ * (index.d.ts `PoolerCandidate` once worded).
+ */
+export interface CheckPoolerProbe {
+  /** `aws-1-eu-west-1.pooler.supabase.com`. */
+  host: string
+  port: number
+  /** `aws-0`, `aws-1`… (null for a host that is not named that way). */
+  shard: string | null
+  region: string | null
+  /** The IPv4 address connected to. */
+  address: string | null
+  /**
+   * true: the pooler accepted the SSLRequest and the startup went over TLS; false: it refused
+   * it (plain); null: not asked.
+   */
+  tls: boolean | null
+  /** `serves`: it asked for a password, so it serves the project. */
+  verdict: PoolerVerdict
+  /** What was seen (the server's error as it is). */
+  seen: PoolerSeen
+  /** Time taken, in milliseconds. */
+  ms: number
+}
+
+/**
+ * The search for the pooler(s) that serve a Supabase project, as facts (index.d.ts
+ * `PoolerSearch` once worded).
+ */
+export interface CheckPoolerSearch {
+  /** The project ref. */
+  project: string
+  /** The user name sent: `postgres.<ref>`. */
+  user: string
+  /** The region the search was narrowed to, if any. */
+  region: string | null
+  /** Every candidate, with its verdict. */
+  candidates: Array<CheckPoolerProbe>
+  /** One session-pooler connection string per pooler that serves the project. */
+  connectionStrings: Array<string>
+  /** The one to paste, when exactly one pooler serves the project. */
+  connectionString: string | null
+  /** The whole search, in milliseconds. */
+  ms: number
+  limits: PoolerLimits
+}
+
 /** The TCP connect over IPv4, as facts. */
 export interface CheckTcp4 {
   /** false when there was no port or no IPv4 address (`skipped` says which). */
@@ -134,6 +204,9 @@ export interface CheckTcp4 {
   /** The system's account of a failed connect; null when the check's own time limit ran out. */
   osError: string | null
 }
+
+/** Where a pooler probe's connection ended early. */
+export type ClosedStep = 'send-ssl-request' | 'read-ssl-answer' | 'build-startup' | 'send-startup' | 'read-answer'
 
 /** One finished lookup: its id, and the answer or the failure. */
 export interface CompletedLookup {
@@ -192,7 +265,7 @@ export interface FindPoolerOptions {
  * search `ipv4-force check` runs, for a start-up preflight. Never rejects: a bad argument or a
  * panic comes back as a failure.
  */
-export declare function findSupabasePooler(host: string, options?: FindPoolerOptions | undefined | null): Promise<PoolerSearch | CallFailure>
+export declare function findSupabasePooler(host: string, options?: FindPoolerOptions | undefined | null): Promise<CheckPoolerSearch | CallFailure>
 
 /**
  * The warning for an IPv6-only host, the first time it is asked for that host in the process
@@ -275,29 +348,6 @@ export interface NativeResolverOptions {
  */
 export declare function noteThreadCacheHits(hits: number): void
 
-/** One pooler host asked with a PostgreSQL startup message (never a password). */
-export interface PoolerCandidate {
-  /** `aws-1-eu-west-1.pooler.supabase.com`. */
-  host: string
-  port: number
-  /** `aws-0`, `aws-1`… (null for a host that is not named that way). */
-  shard: string | null
-  region: string | null
-  /** The IPv4 address connected to. */
-  address: string | null
-  /**
-   * true: the pooler accepted the SSLRequest and the startup went over TLS; false: it refused
-   * it (plain); null: not asked.
-   */
-  tls: boolean | null
-  /** `serves`: it asked for a password, so it serves the project. */
-  verdict: PoolerVerdict
-  /** What was seen (the server's error as it is). */
-  detail: string
-  /** Time taken, in milliseconds. */
-  ms: number
-}
-
 /** The limits the search ran under. */
 export interface PoolerLimits {
   perProbeMs: number
@@ -314,49 +364,33 @@ export type PoolerRemedy =
   | { kind: 'found'; pooler: string; url: string }
   | { kind: 'several'; urls: Array<string> }
 
-/** Supabase's pooler, as the check found it (`null` in the report for other targets). */
-export interface PoolerReport {
-  /** The project ref (from the direct host, or a pooler URL's user name). */
-  project: string | null
-  /**
-   * The user name asked with (`postgres.<ref>`; a pooler URL's own, masked unless it is
-   * `postgres` or `<role>.<ref>`).
-   */
-  user: string
-  /** A pooler URL's own host, asked with the URL's user name. */
-  urlProbe: PoolerCandidate | null
-  /** The search among every candidate, when one ran. */
-  search: PoolerSearch | null
-  /** One session-pooler connection string per pooler that serves the project. */
-  connectionStrings: Array<string>
-  /** The one to paste, when exactly one pooler serves the project. */
-  connectionString: string | null
-}
-
-/** The search for the pooler(s) that serve a Supabase project. */
-export interface PoolerSearch {
-  /** The project ref. */
-  project: string
-  /** The user name sent: `postgres.<ref>`. */
-  user: string
-  /** The region the search was narrowed to, if any. */
-  region: string | null
-  /** Every candidate, with its verdict. */
-  candidates: Array<PoolerCandidate>
-  /** One session-pooler connection string per pooler that serves the project. */
-  connectionStrings: Array<string>
-  /** The one to paste, when exactly one pooler serves the project. */
-  connectionString: string | null
-  /** The whole search, in milliseconds. */
-  ms: number
-  limits: PoolerLimits
-}
+/** What a pooler probe saw. What each means: `check::pooler_verdict::Outcome`. */
+export type PoolerSeen =
+  | { kind: 'noAddress'; nodata: boolean }
+  | { kind: 'lookupFailed'; error: CheckDnsFailure }
+  | { kind: 'connectFailed'; code: string; address: string; osError: string }
+  | { kind: 'tlsFailed'; cause: string | null }
+  | { kind: 'closed'; step: ClosedStep; cause: string | null }
+  | { kind: 'timedOut'; stage: ProbeStage; ms: number }
+  | { kind: 'notTried' }
+  | { kind: 'authOk' }
+  | { kind: 'authCleartext' }
+  | { kind: 'authMd5' }
+  | { kind: 'authSasl'; mechanisms: Array<string> }
+  | { kind: 'authOther'; method: string }
+  | { kind: 'serverError'; severity: string; code: string; message: string }
+  | { kind: 'otherMessage'; tag: number }
+  | { kind: 'malformed'; cause: string }
+  | { kind: 'oversized'; limit: number }
 
 /**
  * A pooler candidate's verdict, as JS sees it. What each means:
  * `check::pooler_verdict::PoolerVerdict`.
  */
 export type PoolerVerdict = 'serves' | 'tenant-not-found' | 'error' | 'unexpected' | 'no-address' | 'dns-failure' | 'connect-failed' | 'tls-failed' | 'timeout' | 'not-tried'
+
+/** The stage a pooler probe was waiting at. */
+export type ProbeStage = 'dns' | 'connect' | 'ssl-answer' | 'tls-handshake' | 'startup-answer'
 
 /**
  * `text` with the password of any URL (or `user:password@host`) replaced by `****`. On a panic

@@ -4,7 +4,7 @@
 // (src/check/verdict.rs asserts the facts; these tables assert the words, which used to be built
 // in Rust and must read exactly as they did). No addon needed: facts in, text out.
 
-const { wordReport, hintText, tcpMessage, searchSummary, duration, poolerRemedy } = require('../lib/check-words.js')
+const { wordReport, wordSearch, hintText, tcpMessage, searchSummary, duration, poolerRemedy, seenText } = require('../lib/check-words.js')
 const { supabasePooler, IPV6_LITERAL_REMEDY } = require('../lib/advice.js')
 
 const FOUND_URL = 'postgres://postgres.abc:[YOUR-PASSWORD]@aws-1-eu-west-3.pooler.supabase.com:5432/app?sslmode=require'
@@ -176,7 +176,7 @@ describe('the pooler search, in words', () => {
 
 describe('a pooler URL, in words', () => {
   const wrong = 'aws-0-eu-west-3.pooler.supabase.com'
-  const probe = (verdict, detail) => ({ host: wrong, port: 5432, shard: 'aws-0', region: 'eu-west-3', address: '127.0.0.1', tls: false, verdict, detail, ms: 1 })
+  const probe = (verdict, seen) => ({ host: wrong, port: 5432, shard: 'aws-0', region: 'eu-west-3', address: '127.0.0.1', tls: false, verdict, seen, ms: 1 })
   const pooler = (user, urlProbe) => ({ project: null, user, urlProbe, search: null, connectionStrings: [], connectionString: null })
   const url = (user, hint, urlProbe) => facts({
     target: `postgres://****@${wrong}:5432/postgres`,
@@ -187,7 +187,7 @@ describe('a pooler URL, in words', () => {
     hint,
     pooler: pooler(user, urlProbe),
   })
-  const NOT_FOUND = probe('tenant-not-found', 'FATAL XX000: Tenant or user not found')
+  const NOT_FOUND = probe('tenant-not-found', { kind: 'serverError', severity: 'FATAL', code: 'XX000', message: 'Tenant or user not found' })
 
   test('a bare user name: the user name is the cause', () => {
     const r = wordReport(url('postgres', { kind: 'userWithoutRef', user: 'postgres' }, NOT_FOUND))
@@ -218,9 +218,9 @@ describe('a pooler URL, in words', () => {
   })
 
   test('the right pooler: still reachable, and what it answered joins the summary', () => {
-    const serves = wordReport(url('postgres.abc', { kind: 'patchNet', ipv6Unreachable: false }, probe('serves', 'asks for a password (MD5)')))
+    const serves = wordReport(url('postgres.abc', { kind: 'patchNet', ipv6Unreachable: false }, probe('serves', { kind: 'authMd5' })))
     expect(serves.summary).toBe(`${wrong}:5432 accepts TCP connections over IPv4 (127.0.0.1, 0.3 ms); the pooler knows the user name postgres.abc: it asks for a password (MD5)`)
-    const odd = wordReport(url('postgres.abc', { kind: 'patchNet', ipv6Unreachable: false }, probe('timeout', 'no answer within 1000 ms (waiting for the answer to the startup message)')))
+    const odd = wordReport(url('postgres.abc', { kind: 'patchNet', ipv6Unreachable: false }, probe('timeout', { kind: 'timedOut', stage: 'startup-answer', ms: 1000 })))
     expect(odd.summary).toBe(`${wrong}:5432 accepts TCP connections over IPv4 (127.0.0.1, 0.3 ms); its answer to a PostgreSQL startup message for the user name postgres.abc: timeout (no answer within 1000 ms (waiting for the answer to the startup message))`)
   })
 })
@@ -255,5 +255,62 @@ describe('the TCP connect and the DNS errors, in words', () => {
     expect(r.aError.code).toBe('ENODATA')
     expect(r.aError.message).toMatch(/^queryA ENODATA x\.test: no IPv4 address: the name resolves only to IPv6 \(2406:da18::1\)/)
     expect(r.aaaaError).toEqual({ code: 'ESERVFAIL', message: 'queryA ESERVFAIL x.test: the server failed (SERVFAIL)' })
+  })
+})
+
+describe('what a pooler probe saw, in words', () => {
+  const host = 'aws-0-eu-west-1.pooler.supabase.com'
+  const error = (severity, code, message) => ({ kind: 'serverError', severity, code, message })
+  test.each([
+    [{ kind: 'authMd5' }, 'asks for a password (MD5)'],
+    [{ kind: 'authSasl', mechanisms: ['SCRAM-SHA-256'] }, 'asks for a password (SASL: SCRAM-SHA-256)'],
+    [{ kind: 'authSasl', mechanisms: [] }, 'asks for a password (SASL)'],
+    [{ kind: 'authOk' }, 'accepted the user without a password (AuthenticationOk)'],
+    [{ kind: 'authCleartext' }, 'asks for a password (cleartext)'],
+    [{ kind: 'authOther', method: 'GSSAPI' }, 'asks for authentication (GSSAPI)'],
+    [error('FATAL', 'XX000', 'Tenant or user not found'), 'FATAL XX000: Tenant or user not found'],
+    [error('FATAL', '', 'tenant or user not found'), 'FATAL: tenant or user not found'],
+    [error('FATAL', '53300', 'too many connections'), 'FATAL 53300: too many connections'],
+    [error('', '', 'x'), 'x'],
+    [{ kind: 'otherMessage', tag: 0x5a }, "answered with a 'Z' message instead of an authentication request or an error"],
+    [{ kind: 'otherMessage', tag: 0 }, "answered with a '\\x00' message instead of an authentication request or an error"],
+    [{ kind: 'malformed', cause: 'bad' }, 'answered with something that is not PostgreSQL: bad'],
+    [{ kind: 'oversized', limit: 16384 }, 'answered with something that is not PostgreSQL: more than 16384 bytes without a whole message'],
+    [{ kind: 'noAddress', nodata: false }, `${host} has no A record`],
+    [{ kind: 'noAddress', nodata: true }, `ENODATA: ${host} has no A record`],
+    [{ kind: 'lookupFailed', error: { code: 'ENOTFOUND', hostname: host, syscall: 'queryA', detail: 'the name does not exist (NXDOMAIN)', ipv6Seen: null } },
+      `queryA ENOTFOUND ${host}: the name does not exist (NXDOMAIN)`],
+    [{ kind: 'lookupFailed', error: { code: 'ETIMEOUT', hostname: host, syscall: 'queryA', detail: '', ipv6Seen: null } }, `queryA ETIMEOUT ${host}`],
+    [{ kind: 'connectFailed', code: 'ECONNREFUSED', address: '127.0.0.1:5432', osError: 'Connection refused (os error 111)' },
+      'connect ECONNREFUSED 127.0.0.1:5432: Connection refused (os error 111)'],
+    [{ kind: 'tlsFailed', cause: 'bad record' }, 'the TLS handshake failed: bad record'],
+    [{ kind: 'tlsFailed', cause: null }, 'the TLS handshake failed: no TLS configuration'],
+    [{ kind: 'closed', step: 'read-answer', cause: 'EOF' }, 'the connection ended before an answer (EOF)'],
+    [{ kind: 'closed', step: 'read-answer', cause: null }, 'the connection ended before an answer (closed without answering)'],
+    [{ kind: 'closed', step: 'read-ssl-answer', cause: null }, 'the connection ended before an answer (closed after the SSLRequest)'],
+    [{ kind: 'closed', step: 'read-ssl-answer', cause: 'reset' }, "the connection ended before an answer (reading the SSLRequest's answer: reset)"],
+    [{ kind: 'closed', step: 'send-ssl-request', cause: 'EPIPE' }, 'the connection ended before an answer (sending the SSLRequest: EPIPE)'],
+    [{ kind: 'closed', step: 'build-startup', cause: 'nul byte' }, 'the connection ended before an answer (the startup message could not be built: nul byte)'],
+    [{ kind: 'closed', step: 'send-startup', cause: 'EPIPE' }, 'the connection ended before an answer (sending the startup message: EPIPE)'],
+    [{ kind: 'timedOut', stage: 'startup-answer', ms: 1000 }, 'no answer within 1000 ms (waiting for the answer to the startup message)'],
+    [{ kind: 'timedOut', stage: 'ssl-answer', ms: 300 }, 'no answer within 300 ms (waiting for the answer to the SSLRequest)'],
+    [{ kind: 'timedOut', stage: 'dns', ms: 1 }, 'no answer within 1 ms (waiting for the DNS answer)'],
+    [{ kind: 'notTried' }, "not tried: the search's time limit ran out first"],
+  ])('%o', (seen, words) => {
+    expect(seenText(seen, host)).toBe(words)
+  })
+
+  test('a search as reported: each candidate keeps its keys, in order, with `detail` for what it saw', () => {
+    const facts = {
+      project: 'abc', user: 'postgres.abc', region: 'eu-west-1',
+      candidates: [{ host, port: 5432, shard: 'aws-0', region: 'eu-west-1', address: null, tls: null, verdict: 'no-address', seen: { kind: 'noAddress', nodata: true }, ms: 0.4 }],
+      connectionStrings: [], connectionString: null, ms: 1.5, limits: { perProbeMs: 3000, totalMs: 5000, inFlight: 8 },
+    }
+    const search = wordSearch(facts)
+    expect(Object.keys(search)).toEqual(['project', 'user', 'region', 'candidates', 'connectionStrings', 'connectionString', 'ms', 'limits'])
+    expect(search.candidates).toEqual([
+      { host, port: 5432, shard: 'aws-0', region: 'eu-west-1', address: null, tls: null, verdict: 'no-address', detail: `ENODATA: ${host} has no A record`, ms: 0.4 },
+    ])
+    expect(Object.keys(search.candidates[0])).toEqual(['host', 'port', 'shard', 'region', 'address', 'tls', 'verdict', 'detail', 'ms'])
   })
 })

@@ -2,8 +2,9 @@
 
 // The words of `ipv4-force check`: the addon's check (src/check) returns facts and codes (the
 // verdict, which next step applies and with what, the lookups' and the connect's outcomes, the
-// pooler search's findings), and this module turns them into the report diagnose() returns: its
-// summary, hint, tcp4 message and DNS error messages. Shared remedies come from advice.js.
+// pooler probes' answers), and this module turns them into the report diagnose() and
+// findSupabasePooler() return: the summary, hint, tcp4 message, DNS error messages and each pooler
+// candidate's detail. Shared remedies come from advice.js.
 
 const { lookupMessage, supabasePooler, IPV6_LITERAL_REMEDY, TRANSACTION_PORT } = require('./advice.js')
 
@@ -120,6 +121,77 @@ function hintText(hint, host) {
   }
 }
 
+// What a probe that timed out was waiting for, by stage.
+const WAITING = {
+  dns: 'the DNS answer',
+  connect: 'the TCP connect',
+  'ssl-answer': 'the answer to the SSLRequest',
+  'tls-handshake': 'the TLS handshake',
+  'startup-answer': 'the answer to the startup message',
+}
+
+// Why a probe's connection ended early, by step: `cause` is the system's account, null when the
+// server closed it.
+function closedWhy({ step, cause }) {
+  switch (step) {
+    case 'send-ssl-request': return `sending the SSLRequest: ${cause}`
+    case 'read-ssl-answer': return cause === null ? 'closed after the SSLRequest' : `reading the SSLRequest's answer: ${cause}`
+    case 'build-startup': return `the startup message could not be built: ${cause}`
+    case 'send-startup': return `sending the startup message: ${cause}`
+    default: return cause === null ? 'closed without answering' : cause
+  }
+}
+
+// A message tag as shown: the character when printable, else its byte.
+const printable = (tag) => (tag > 0x20 && tag < 0x7f ? String.fromCharCode(tag) : `\\x${tag.toString(16).padStart(2, '0')}`)
+
+/** What a pooler probe saw, in words (the server's error as it is). `host`: the pooler asked. */
+function seenText(seen, host) {
+  switch (seen.kind) {
+    case 'noAddress': return `${seen.nodata ? 'ENODATA: ' : ''}${host} has no A record`
+    case 'lookupFailed': return lookupMessage(seen.error)
+    case 'connectFailed': return `connect ${seen.code} ${seen.address}: ${seen.osError}`
+    case 'tlsFailed': return `the TLS handshake failed: ${seen.cause ?? 'no TLS configuration'}`
+    case 'closed': return `the connection ended before an answer (${closedWhy(seen)})`
+    case 'timedOut': return `no answer within ${seen.ms} ms (waiting for ${WAITING[seen.stage]})`
+    case 'notTried': return "not tried: the search's time limit ran out first"
+    case 'authOk': return 'accepted the user without a password (AuthenticationOk)'
+    case 'authCleartext': return 'asks for a password (cleartext)'
+    case 'authMd5': return 'asks for a password (MD5)'
+    case 'authSasl':
+      return seen.mechanisms.length === 0 ? 'asks for a password (SASL)' : `asks for a password (SASL: ${seen.mechanisms.join(', ')})`
+    case 'authOther': return `asks for authentication (${seen.method})`
+    case 'serverError': {
+      const head = [seen.severity, seen.code].filter(Boolean).join(' ')
+      return head ? `${head}: ${seen.message}` : seen.message
+    }
+    case 'otherMessage':
+      return `answered with a '${printable(seen.tag)}' message instead of an authentication request or an error`
+    case 'malformed': return `answered with something that is not PostgreSQL: ${seen.cause}`
+    case 'oversized': return `answered with something that is not PostgreSQL: more than ${seen.limit} bytes without a whole message`
+    default:
+      throw new Error(`ipv4-force: unknown pooler answer ${seen.kind}`)
+  }
+}
+
+/** A pooler candidate as reported (index.d.ts `PoolerCandidate`): its facts, and what it saw in words. */
+function wordCandidate({ host, port, shard, region, address, tls, verdict, seen, ms }) {
+  return { host, port, shard, region, address, tls, verdict, detail: seenText(seen, host), ms }
+}
+
+/** A pooler search as reported (index.d.ts `PoolerSearch`). */
+const wordSearch = (search) => ({ ...search, candidates: search.candidates.map(wordCandidate) })
+
+/** The report's pooler (index.d.ts `PoolerReport`), or null. */
+function wordPooler(pooler) {
+  if (pooler === null) return null
+  return {
+    ...pooler,
+    urlProbe: pooler.urlProbe === null ? null : wordCandidate(pooler.urlProbe),
+    search: pooler.search === null ? null : wordSearch(pooler.search),
+  }
+}
+
 /** What the TCP connect did, or why it was not tried. `timeoutMs`: the limit it ran under. */
 function tcpMessage(tcp4, timeoutMs) {
   if (tcp4.skipped === 'no-port') return 'not tested: no port given (use host:port or a URL)'
@@ -136,7 +208,7 @@ function listed(addresses) {
 }
 
 /** The verdict in one sentence, with what was seen (before any pooler probe's answer). */
-function verdictSentence(facts, tcp) {
+function verdictSentence(facts, tcp, pooler) {
   const { host, endpoint, tcp4 } = facts
   const noRoute = facts.ipv6Route ? '' : ', and this machine has no IPv6 route'
   const connected = tcp4.address ?? endpoint
@@ -168,19 +240,22 @@ function verdictSentence(facts, tcp) {
     case 'connect-failed':
       return `connecting to ${connected} over IPv4 failed: ${tcp.message}`
     case 'tenant-not-found':
-      return `${endpoint} accepts connections over IPv4, but the pooler answers the user name ${facts.pooler.user} ` +
-        `with "${facts.pooler.urlProbe.detail}"`
+      return `${endpoint} accepts connections over IPv4, but the pooler answers the user name ${pooler.user} ` +
+        `with "${pooler.urlProbe.detail}"`
     default:
       throw new Error(`ipv4-force: unknown verdict ${facts.verdict}`)
   }
 }
 
-/** The summary: the verdict's sentence, and what a pooler URL's own pooler answered. */
-function summaryText(facts, tcp) {
-  const base = verdictSentence(facts, tcp)
-  const probe = facts.pooler?.urlProbe
+/**
+ * The summary: the verdict's sentence, and what a pooler URL's own pooler answered. `tcp` and
+ * `pooler`: the report's, worded.
+ */
+function summaryText(facts, tcp, pooler) {
+  const base = verdictSentence(facts, tcp, pooler)
+  const probe = pooler?.urlProbe
   if (!probe || facts.verdict === 'tenant-not-found') return base
-  const user = facts.pooler.user
+  const user = pooler.user
   if (probe.verdict === 'serves') return `${base}; the pooler knows the user name ${user}: it ${probe.detail}`
   return `${base}; its answer to a PostgreSQL startup message for the user name ${user}: ${probe.verdict} (${probe.detail})`
 }
@@ -191,6 +266,7 @@ const dnsError = (facts) => (facts === null ? null : { code: facts.code, message
 function wordReport(facts) {
   const { attempted, address, ok, ms, error } = facts.tcp4
   const tcp4 = { attempted, address, ok, ms, error, message: tcpMessage(facts.tcp4, facts.connectTimeoutMs) }
+  const pooler = wordPooler(facts.pooler)
   return {
     target: facts.target,
     host: facts.host,
@@ -205,14 +281,17 @@ function wordReport(facts) {
     tcp4,
     verdict: facts.verdict,
     ok: facts.ok,
-    summary: summaryText(facts, tcp4),
+    summary: summaryText(facts, tcp4, pooler),
     hint: hintText(facts.hint, facts.host),
-    pooler: facts.pooler,
+    pooler,
   }
 }
 
 module.exports = {
   wordReport,
+  wordSearch,
+  wordCandidate,
+  seenText,
   summaryText,
   hintText,
   tcpMessage,

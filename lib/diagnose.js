@@ -8,7 +8,7 @@
 const { diagnose: nativeDiagnose, findSupabasePooler: nativeFindPooler, redactTarget } = require('./native.js')
 const { checkOptionTypes } = require('./resolver.js')
 const { invalidArgType, invalidArgValue, callFailureError, own } = require('./errors.js')
-const { wordReport } = require('./check-words.js')
+const { wordReport, wordSearch } = require('./check-words.js')
 
 // The options are typed in binding.d.ts (generated from src/binding/diagnose.rs) and re-exported by
 // index.d.ts as DiagnoseOptions; the worded report is index.d.ts's Report.
@@ -67,7 +67,7 @@ async function findSupabasePooler(host, options) {
     err.host = redactTarget(host)
     throw err
   }
-  return outcome
+  return wordSearch(outcome)
 }
 
 // ---------------------------------------------------------------------------------------------

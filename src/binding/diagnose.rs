@@ -9,7 +9,7 @@ use napi_derive::napi;
 use super::codes::{CallFailure, CallFailureCode, LookupErrorCode};
 use super::options::{adapt_options, NativeResolverOptions};
 use crate::check::pooler_probe::{self, PoolerProbe, Search};
-use crate::check::pooler_verdict;
+use crate::check::pooler_verdict::{self, Answer, AuthRequest, Outcome};
 use crate::check::probes::PoolerSteps;
 use crate::check::supabase;
 use crate::check::verdict::{self, PoolerFinding, Report};
@@ -107,9 +107,10 @@ pub struct DiagnoseOptions {
     pub region: Option<String>,
 }
 
-/// One pooler host asked with a PostgreSQL startup message (never a password).
+/// One pooler host asked with a PostgreSQL startup message (never a password), as facts
+/// (index.d.ts `PoolerCandidate` once worded).
 #[napi(object, use_nullable = true)]
-pub struct PoolerCandidate {
+pub struct CheckPoolerProbe {
     /// `aws-1-eu-west-1.pooler.supabase.com`.
     pub host: String,
     pub port: u32,
@@ -124,9 +125,159 @@ pub struct PoolerCandidate {
     /// `serves`: it asked for a password, so it serves the project.
     pub verdict: PoolerVerdict,
     /// What was seen (the server's error as it is).
-    pub detail: String,
+    pub seen: PoolerSeen,
     /// Time taken, in milliseconds.
     pub ms: f64,
+}
+
+/// The stage a pooler probe was waiting at.
+#[napi(string_enum = "kebab-case")]
+pub enum ProbeStage {
+    Dns,
+    Connect,
+    SslAnswer,
+    TlsHandshake,
+    StartupAnswer,
+}
+
+impl From<pooler_verdict::Stage> for ProbeStage {
+    fn from(s: pooler_verdict::Stage) -> Self {
+        use pooler_verdict::Stage as S;
+        match s {
+            S::Dns => ProbeStage::Dns,
+            S::Connect => ProbeStage::Connect,
+            S::SslAnswer => ProbeStage::SslAnswer,
+            S::TlsHandshake => ProbeStage::TlsHandshake,
+            S::StartupAnswer => ProbeStage::StartupAnswer,
+        }
+    }
+}
+
+/// Where a pooler probe's connection ended early.
+#[napi(string_enum = "kebab-case")]
+pub enum ClosedStep {
+    SendSslRequest,
+    ReadSslAnswer,
+    BuildStartup,
+    SendStartup,
+    ReadAnswer,
+}
+
+impl From<pooler_verdict::Step> for ClosedStep {
+    fn from(s: pooler_verdict::Step) -> Self {
+        use pooler_verdict::Step as S;
+        match s {
+            S::SendSslRequest => ClosedStep::SendSslRequest,
+            S::ReadSslAnswer => ClosedStep::ReadSslAnswer,
+            S::BuildStartup => ClosedStep::BuildStartup,
+            S::SendStartup => ClosedStep::SendStartup,
+            S::ReadAnswer => ClosedStep::ReadAnswer,
+        }
+    }
+}
+
+/// What a pooler probe saw. What each means: `check::pooler_verdict::Outcome`.
+#[napi(
+    discriminant = "kind",
+    discriminant_case = "camelCase",
+    use_nullable = true
+)]
+pub enum PoolerSeen {
+    NoAddress {
+        nodata: bool,
+    },
+    LookupFailed {
+        error: CheckDnsFailure,
+    },
+    ConnectFailed {
+        code: String,
+        address: String,
+        os_error: String,
+    },
+    TlsFailed {
+        cause: Option<String>,
+    },
+    Closed {
+        step: ClosedStep,
+        cause: Option<String>,
+    },
+    TimedOut {
+        stage: ProbeStage,
+        ms: f64,
+    },
+    NotTried,
+    AuthOk,
+    AuthCleartext,
+    AuthMd5,
+    AuthSasl {
+        mechanisms: Vec<String>,
+    },
+    AuthOther {
+        method: String,
+    },
+    ServerError {
+        severity: String,
+        code: String,
+        message: String,
+    },
+    OtherMessage {
+        tag: u32,
+    },
+    Malformed {
+        cause: String,
+    },
+    Oversized {
+        limit: u32,
+    },
+}
+
+impl From<Outcome> for PoolerSeen {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::NoAddress { nodata } => PoolerSeen::NoAddress { nodata },
+            Outcome::LookupFailed(e) => PoolerSeen::LookupFailed { error: e.into() },
+            Outcome::ConnectFailed {
+                code,
+                address,
+                os_error,
+            } => PoolerSeen::ConnectFailed {
+                code: code.to_string(),
+                address: address.to_string(),
+                os_error,
+            },
+            Outcome::TlsFailed(cause) => PoolerSeen::TlsFailed { cause },
+            Outcome::Closed { step, cause } => PoolerSeen::Closed {
+                step: step.into(),
+                cause,
+            },
+            Outcome::TimedOut { stage, ms } => PoolerSeen::TimedOut {
+                stage: stage.into(),
+                ms: ms as f64,
+            },
+            Outcome::NotTried => PoolerSeen::NotTried,
+            Outcome::Answer(Answer::Auth(auth)) => match auth {
+                AuthRequest::Ok => PoolerSeen::AuthOk,
+                AuthRequest::Cleartext => PoolerSeen::AuthCleartext,
+                AuthRequest::Md5 => PoolerSeen::AuthMd5,
+                AuthRequest::Sasl(mechanisms) => PoolerSeen::AuthSasl { mechanisms },
+                AuthRequest::Other(method) => PoolerSeen::AuthOther {
+                    method: method.to_string(),
+                },
+            },
+            Outcome::Answer(Answer::Error(e)) => PoolerSeen::ServerError {
+                severity: e.severity,
+                code: e.code,
+                message: e.message,
+            },
+            Outcome::Answer(Answer::Other(tag)) => PoolerSeen::OtherMessage {
+                tag: u32::from(tag),
+            },
+            Outcome::Answer(Answer::Malformed(cause)) => PoolerSeen::Malformed { cause },
+            Outcome::Answer(Answer::Oversized { limit }) => PoolerSeen::Oversized {
+                limit: limit as u32,
+            },
+        }
+    }
 }
 
 /// The limits the search ran under.
@@ -137,9 +288,10 @@ pub struct PoolerLimits {
     pub in_flight: u32,
 }
 
-/// The search for the pooler(s) that serve a Supabase project.
+/// The search for the pooler(s) that serve a Supabase project, as facts (index.d.ts
+/// `PoolerSearch` once worded).
 #[napi(object, use_nullable = true)]
-pub struct PoolerSearch {
+pub struct CheckPoolerSearch {
     /// The project ref.
     pub project: String,
     /// The user name sent: `postgres.<ref>`.
@@ -147,7 +299,7 @@ pub struct PoolerSearch {
     /// The region the search was narrowed to, if any.
     pub region: Option<String>,
     /// Every candidate, with its verdict.
-    pub candidates: Vec<PoolerCandidate>,
+    pub candidates: Vec<CheckPoolerProbe>,
     /// One session-pooler connection string per pooler that serves the project.
     pub connection_strings: Vec<String>,
     /// The one to paste, when exactly one pooler serves the project.
@@ -157,18 +309,19 @@ pub struct PoolerSearch {
     pub limits: PoolerLimits,
 }
 
-/// Supabase's pooler, as the check found it (`null` in the report for other targets).
+/// Supabase's pooler, as the check found it (`null` for other targets), as facts (index.d.ts
+/// `PoolerReport` once worded).
 #[napi(object, use_nullable = true)]
-pub struct PoolerReport {
+pub struct CheckPooler {
     /// The project ref (from the direct host, or a pooler URL's user name).
     pub project: Option<String>,
     /// The user name asked with (`postgres.<ref>`; a pooler URL's own, masked unless it is
     /// `postgres` or `<role>.<ref>`).
     pub user: String,
     /// A pooler URL's own host, asked with the URL's user name.
-    pub url_probe: Option<PoolerCandidate>,
+    pub url_probe: Option<CheckPoolerProbe>,
     /// The search among every candidate, when one ran.
-    pub search: Option<PoolerSearch>,
+    pub search: Option<CheckPoolerSearch>,
     /// One session-pooler connection string per pooler that serves the project.
     pub connection_strings: Vec<String>,
     /// The one to paste, when exactly one pooler serves the project.
@@ -418,7 +571,7 @@ pub struct CheckFacts {
     pub verdict: Verdict,
     pub ok: bool,
     pub hint: CheckHint,
-    pub pooler: Option<PoolerReport>,
+    pub pooler: Option<CheckPooler>,
 }
 
 impl From<Report> for CheckFacts {
@@ -616,7 +769,7 @@ pub struct FindPoolerOptions {
 pub async fn find_supabase_pooler(
     host: String,
     options: Option<FindPoolerOptions>,
-) -> Either<PoolerSearch, CallFailure> {
+) -> Either<CheckPoolerSearch, CallFailure> {
     on_runtime(
         "looking for the pooler",
         find_pooler_unguarded(host, options),
@@ -627,7 +780,7 @@ pub async fn find_supabase_pooler(
 async fn find_pooler_unguarded(
     host: String,
     options: Option<FindPoolerOptions>,
-) -> Either<PoolerSearch, CallFailure> {
+) -> Either<CheckPoolerSearch, CallFailure> {
     panic_if_test_hook("find_pooler", &host);
     let Some(project) = crate::advice::supabase_project_ref(&host).map(str::to_ascii_lowercase)
     else {
@@ -678,8 +831,8 @@ async fn find_pooler_unguarded(
     Either::A(to_js_search(search, urls))
 }
 
-fn to_js_candidate(p: PoolerProbe) -> PoolerCandidate {
-    PoolerCandidate {
+fn to_js_candidate(p: PoolerProbe) -> CheckPoolerProbe {
+    CheckPoolerProbe {
         host: p.host,
         port: u32::from(p.port),
         shard: p.candidate.as_ref().map(|c| c.shard.clone()),
@@ -687,7 +840,7 @@ fn to_js_candidate(p: PoolerProbe) -> PoolerCandidate {
         address: p.address.map(|a| a.to_string()),
         tls: p.tls,
         verdict: p.verdict.into(),
-        detail: p.detail,
+        seen: p.outcome.into(),
         ms: p.ms,
     }
 }
@@ -699,8 +852,8 @@ fn one_of(urls: &[String]) -> Option<String> {
     }
 }
 
-fn to_js_search(s: Search, urls: Vec<String>) -> PoolerSearch {
-    PoolerSearch {
+fn to_js_search(s: Search, urls: Vec<String>) -> CheckPoolerSearch {
+    CheckPoolerSearch {
         project: s.project,
         user: s.user,
         region: s.region,
@@ -716,9 +869,9 @@ fn to_js_search(s: Search, urls: Vec<String>) -> PoolerSearch {
     }
 }
 
-fn to_js_pooler(f: PoolerFinding) -> PoolerReport {
+fn to_js_pooler(f: PoolerFinding) -> CheckPooler {
     let urls = f.connection_strings;
-    PoolerReport {
+    CheckPooler {
         project: f.project,
         user: f.user,
         url_probe: f.url_probe.map(to_js_candidate),

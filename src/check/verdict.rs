@@ -420,6 +420,7 @@ fn tcp_failure(tcp4: &Tcp4) -> (Verdict, Hint) {
 mod tests {
     use super::*;
     use crate::check::pooler_probe::Limits;
+    use crate::check::pooler_verdict::{Answer, AuthRequest, Outcome, ServerError};
     use crate::check::probes::url_parts;
     use crate::check::target::parse_target;
 
@@ -546,9 +547,13 @@ mod tests {
             address: Some(Ipv4Addr::LOCALHOST),
             tls: Some(false),
             verdict,
-            detail: match verdict {
-                PoolerVerdict::Serves => "asks for a password (MD5)".into(),
-                _ => "FATAL XX000: Tenant or user not found".into(),
+            outcome: match verdict {
+                PoolerVerdict::Serves => Outcome::Answer(Answer::Auth(AuthRequest::Md5)),
+                _ => Outcome::Answer(Answer::Error(ServerError {
+                    severity: "FATAL".into(),
+                    code: "XX000".into(),
+                    message: "Tenant or user not found".into(),
+                })),
             },
             ms: 1.0,
         }
