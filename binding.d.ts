@@ -59,6 +59,155 @@ export interface CallFailure {
 /** Why a call could not be carried out: an option or target it cannot use, or a bug. */
 export type CallFailureCode = 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE' | 'EINTERNAL'
 
+/**
+ * A failed DNS question of the check: the lookup error's facts, which lib/advice.js's
+ * `lookupMessage` words.
+ */
+export interface CheckDnsFailure {
+  code: LookupErrorCode
+  hostname: string
+  syscall: string
+  detail: string
+  /** For ENODATA: an IPv6 address the name has. */
+  ipv6Seen: string | null
+}
+
+/**
+ * What the check found, as facts: lib/check-words.js words them into the report `diagnose()`
+ * returns (index.d.ts `Report`).
+ */
+export interface CheckFacts {
+  /** The target as given, with any password shown as `****`. */
+  target: string
+  host: string
+  port: number | null
+  /** `host:port` (brackets around IPv6), or the host alone. */
+  endpoint: string
+  /** The host is an IP address. */
+  ipLiteral: boolean
+  a: Array<string>
+  aError: CheckDnsFailure | null
+  aaaa: Array<string>
+  /** null when there is simply no AAAA record. */
+  aaaaError: CheckDnsFailure | null
+  ipv6Route: boolean
+  ipv6Source: string | null
+  ipv6RouteDetail: string
+  tcp4: CheckTcp4
+  /** The limit the TCP connect ran under, in milliseconds. */
+  connectTimeoutMs: number
+  verdict: Verdict
+  ok: boolean
+  hint: CheckHint
+  pooler: CheckPooler | null
+}
+
+/** Which next step applies, with its parameters. What each means: `check::verdict::Hint`. */
+export type CheckHint =
+  | { kind: 'patchNet'; ipv6Unreachable: boolean }
+  | { kind: 'givePort' }
+  | { kind: 'ipv6Literal' }
+  | { kind: 'ipv6Only'; supabaseRef: string | null; ipv6Route: boolean; pooler: PoolerRemedy | null }
+  | { kind: 'checkHostname' }
+  | { kind: 'checkSpelling' }
+  | { kind: 'checkDns' }
+  | { kind: 'checkPort' }
+  | { kind: 'checkFirewall' }
+  | { kind: 'checkRoute' }
+  | { kind: 'checkNetwork' }
+  | { kind: 'userWithoutRef'; user: string }
+  | { kind: 'projectNotFound'; host: string; project: string; tried: SearchSummary }
+  | { kind: 'wrongHost'; host: string; remedy: PoolerRemedy }
+
+/**
+ * Supabase's pooler, as the check found it (`null` for other targets), as facts (index.d.ts
+ * `PoolerReport` once worded).
+ */
+export interface CheckPooler {
+  /** The project ref (from the direct host, or a pooler URL's user name). */
+  project: string | null
+  /**
+   * The user name asked with (`postgres.<ref>`; a pooler URL's own, masked unless it is
+   * `postgres` or `<role>.<ref>`).
+   */
+  user: string
+  /** A pooler URL's own host, asked with the URL's user name. */
+  urlProbe: CheckPoolerProbe | null
+  /** The search among every candidate, when one ran. */
+  search: CheckPoolerSearch | null
+  /** One session-pooler connection string per pooler that serves the project. */
+  connectionStrings: Array<string>
+  /** The one to paste, when exactly one pooler serves the project. */
+  connectionString: string | null
+}
+
+/**
+ * One pooler host asked with a PostgreSQL startup message (never a password), as facts
+ * (index.d.ts `PoolerCandidate` once worded).
+ */
+export interface CheckPoolerProbe {
+  /** `aws-1-eu-west-1.pooler.supabase.com`. */
+  host: string
+  port: number
+  /** `aws-0`, `aws-1`… (null for a host that is not named that way). */
+  shard: string | null
+  region: string | null
+  /** The IPv4 address connected to. */
+  address: string | null
+  /**
+   * true: the pooler accepted the SSLRequest and the startup went over TLS; false: it refused
+   * it (plain); null: not asked.
+   */
+  tls: boolean | null
+  /** `serves`: it asked for a password, so it serves the project. */
+  verdict: PoolerVerdict
+  /** What was seen (the server's error as it is). */
+  seen: PoolerSeen
+  /** Time taken, in milliseconds. */
+  ms: number
+}
+
+/**
+ * The search for the pooler(s) that serve a Supabase project, as facts (index.d.ts
+ * `PoolerSearch` once worded).
+ */
+export interface CheckPoolerSearch {
+  /** The project ref. */
+  project: string
+  /** The user name sent: `postgres.<ref>`. */
+  user: string
+  /** The region the search was narrowed to, if any. */
+  region: string | null
+  /** Every candidate, with its verdict. */
+  candidates: Array<CheckPoolerProbe>
+  /** One session-pooler connection string per pooler that serves the project. */
+  connectionStrings: Array<string>
+  /** The one to paste, when exactly one pooler serves the project. */
+  connectionString: string | null
+  /** The whole search, in milliseconds. */
+  ms: number
+  limits: PoolerLimits
+}
+
+/** The TCP connect over IPv4, as facts. */
+export interface CheckTcp4 {
+  /** false when there was no port or no IPv4 address (`skipped` says which). */
+  attempted: boolean
+  /** `ip:port` connected to (the first A record). */
+  address: string | null
+  ok: boolean
+  /** Time to connect or to fail, in milliseconds. */
+  ms: number | null
+  /** ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EHOSTUNREACH… */
+  error: string | null
+  skipped: TcpSkipped | null
+  /** The system's account of a failed connect; null when the check's own time limit ran out. */
+  osError: string | null
+}
+
+/** Where a pooler probe's connection ended early. */
+export type ClosedStep = 'send-ssl-request' | 'read-ssl-answer' | 'build-startup' | 'send-startup' | 'read-answer'
+
 /** One finished lookup: its id, and the answer or the failure. */
 export interface CompletedLookup {
   id: number
@@ -72,20 +221,14 @@ export declare function createResolver(options?: NativeResolverOptions | undefin
  * Checks `target` (host, host:port or URL); never rejects: usage problems come back as a failure,
  * a panic anywhere in the check as an EINTERNAL failure.
  */
-export declare function diagnose(target: string, options?: DiagnoseOptions | undefined | null): Promise<DiagnoseReport | CallFailure>
-
-/** A failed DNS question of the check. */
-export interface DiagnoseDnsError {
-  code: LookupErrorCode
-  message: string
-}
+export declare function diagnose(target: string, options?: DiagnoseOptions | undefined | null): Promise<CheckFacts | CallFailure>
 
 /**
  * Checks `target` like `diagnose`, in the background, and calls `on_report` with the outcome.
  * For the start-up preflight: the threadsafe function is weak, so a check still running never
  * keeps the process alive once its own work is done (a promise from `diagnose` would).
  */
-export declare function diagnoseInBackground(target: string, options: DiagnoseOptions | undefined | null, onReport: (arg: DiagnoseReport | CallFailure) => void): void
+export declare function diagnoseInBackground(target: string, options: DiagnoseOptions | undefined | null, onReport: (arg: CheckFacts | CallFailure) => void): void
 
 /** Options of `diagnose()` / `ipv4-force check`. */
 export interface DiagnoseOptions {
@@ -105,55 +248,6 @@ export interface DiagnoseOptions {
   region?: string
 }
 
-/** What `diagnose()` found; every key is always present (`null` for "none"), in this order. */
-export interface DiagnoseReport {
-  /** The target as given, with any password shown as `****`. */
-  target: string
-  host: string
-  /** null for a bare host (no TCP test). */
-  port: number | null
-  /** IPv4 addresses, as resolveIPv4 / patchNet() get them. */
-  a: Array<string>
-  aError: DiagnoseDnsError | null
-  /** IPv6 addresses, through the same resolver configuration. */
-  aaaa: Array<string>
-  /** null when there is simply no AAAA record. */
-  aaaaError: DiagnoseDnsError | null
-  /** Whether this machine has a usable IPv6 route (decided without sending a packet). */
-  ipv6Route: boolean
-  /** The IPv6 source address the kernel would use. */
-  ipv6Source: string | null
-  ipv6RouteDetail: string
-  tcp4: DiagnoseTcp4
-  verdict: Verdict
-  /** true for reachable / resolves (the CLI exits 0). */
-  ok: boolean
-  /** The verdict in one sentence, with what was seen. */
-  summary: string
-  /** What to do next. */
-  hint: string
-  /**
-   * Supabase only (a direct host without IPv4, or a pooler URL): which pooler serves the
-   * project, and the string to paste.
-   */
-  pooler: PoolerReport | null
-}
-
-/** The TCP connect over IPv4. */
-export interface DiagnoseTcp4 {
-  /** false when there was no port or no IPv4 address. */
-  attempted: boolean
-  /** `ip:port` connected to (the first A record). */
-  address: string | null
-  ok: boolean
-  /** Time to connect or to fail, in milliseconds. */
-  ms: number | null
-  /** ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EHOSTUNREACH… */
-  error: string | null
-  /** What happened, or why no connection was tried. */
-  message: string
-}
-
 /** Options of `findSupabasePooler()`. */
 export interface FindPoolerOptions {
   /** Milliseconds per DNS try, and the cap on each probe. Default: 5000 (probes: 3000). */
@@ -171,7 +265,7 @@ export interface FindPoolerOptions {
  * search `ipv4-force check` runs, for a start-up preflight. Never rejects: a bad argument or a
  * panic comes back as a failure.
  */
-export declare function findSupabasePooler(host: string, options?: FindPoolerOptions | undefined | null): Promise<PoolerSearch | CallFailure>
+export declare function findSupabasePooler(host: string, options?: FindPoolerOptions | undefined | null): Promise<CheckPoolerSearch | CallFailure>
 
 /**
  * The first time it is asked for `hostname` in the process (any thread), the facts for its
@@ -260,29 +354,6 @@ export declare function noteIpv6Only(hostname: string, ipv6Seen?: string | undef
  */
 export declare function noteThreadCacheHits(hits: number): void
 
-/** One pooler host asked with a PostgreSQL startup message (never a password). */
-export interface PoolerCandidate {
-  /** `aws-1-eu-west-1.pooler.supabase.com`. */
-  host: string
-  port: number
-  /** `aws-0`, `aws-1`… (null for a host that is not named that way). */
-  shard: string | null
-  region: string | null
-  /** The IPv4 address connected to. */
-  address: string | null
-  /**
-   * true: the pooler accepted the SSLRequest and the startup went over TLS; false: it refused
-   * it (plain); null: not asked.
-   */
-  tls: boolean | null
-  /** `serves`: it asked for a password, so it serves the project. */
-  verdict: PoolerVerdict
-  /** What was seen (the server's error as it is). */
-  detail: string
-  /** Time taken, in milliseconds. */
-  ms: number
-}
-
 /** The limits the search ran under. */
 export interface PoolerLimits {
   perProbeMs: number
@@ -290,49 +361,42 @@ export interface PoolerLimits {
   inFlight: number
 }
 
-/** Supabase's pooler, as the check found it (`null` in the report for other targets). */
-export interface PoolerReport {
-  /** The project ref (from the direct host, or a pooler URL's user name). */
-  project: string | null
-  /**
-   * The user name asked with (`postgres.<ref>`; a pooler URL's own, masked unless it is
-   * `postgres` or `<role>.<ref>`).
-   */
-  user: string
-  /** A pooler URL's own host, asked with the URL's user name. */
-  urlProbe: PoolerCandidate | null
-  /** The search among every candidate, when one ran. */
-  search: PoolerSearch | null
-  /** One session-pooler connection string per pooler that serves the project. */
-  connectionStrings: Array<string>
-  /** The one to paste, when exactly one pooler serves the project. */
-  connectionString: string | null
-}
+/**
+ * The way to a Supabase project's database once the search is done. What each means:
+ * `check::verdict::PoolerRemedy`.
+ */
+export type PoolerRemedy =
+  | { kind: 'notFound'; project: string; tried: SearchSummary }
+  | { kind: 'found'; pooler: string; url: string }
+  | { kind: 'several'; urls: Array<string> }
 
-/** The search for the pooler(s) that serve a Supabase project. */
-export interface PoolerSearch {
-  /** The project ref. */
-  project: string
-  /** The user name sent: `postgres.<ref>`. */
-  user: string
-  /** The region the search was narrowed to, if any. */
-  region: string | null
-  /** Every candidate, with its verdict. */
-  candidates: Array<PoolerCandidate>
-  /** One session-pooler connection string per pooler that serves the project. */
-  connectionStrings: Array<string>
-  /** The one to paste, when exactly one pooler serves the project. */
-  connectionString: string | null
-  /** The whole search, in milliseconds. */
-  ms: number
-  limits: PoolerLimits
-}
+/** What a pooler probe saw. What each means: `check::pooler_verdict::Outcome`. */
+export type PoolerSeen =
+  | { kind: 'noAddress'; nodata: boolean }
+  | { kind: 'lookupFailed'; error: CheckDnsFailure }
+  | { kind: 'connectFailed'; code: string; address: string; osError: string }
+  | { kind: 'tlsFailed'; cause: string | null }
+  | { kind: 'closed'; step: ClosedStep; cause: string | null }
+  | { kind: 'timedOut'; stage: ProbeStage; ms: number }
+  | { kind: 'notTried' }
+  | { kind: 'authOk' }
+  | { kind: 'authCleartext' }
+  | { kind: 'authMd5' }
+  | { kind: 'authSasl'; mechanisms: Array<string> }
+  | { kind: 'authOther'; method: string }
+  | { kind: 'serverError'; severity: string; code: string; message: string }
+  | { kind: 'otherMessage'; tag: number }
+  | { kind: 'malformed'; cause: string }
+  | { kind: 'oversized'; limit: number }
 
 /**
  * A pooler candidate's verdict, as JS sees it. What each means:
  * `check::pooler_verdict::PoolerVerdict`.
  */
 export type PoolerVerdict = 'serves' | 'tenant-not-found' | 'error' | 'unexpected' | 'no-address' | 'dns-failure' | 'connect-failed' | 'tls-failed' | 'timeout' | 'not-tried'
+
+/** The stage a pooler probe was waiting at. */
+export type ProbeStage = 'dns' | 'connect' | 'ssl-answer' | 'tls-handshake' | 'startup-answer'
 
 /**
  * `text` with the password of any URL (or `user:password@host`) replaced by `****`. On a panic
@@ -342,6 +406,15 @@ export declare function redactTarget(text: string): string
 
 /** Worker threads of the tokio runtime lookups run on (`null`: napi-rs's default runtime). */
 export declare function runtimeWorkerThreads(): number | null
+
+/** What a pooler search tried. What each field means: `check::verdict::SearchSummary`. */
+export interface SearchSummary {
+  asked: number
+  shards: Array<string>
+  regions: number
+  ms: number
+  counts: Array<VerdictCount>
+}
 
 export declare function stats(): Stats
 
@@ -368,8 +441,17 @@ export interface Stats {
   configReloads: number
 }
 
+/** Why no TCP connect was tried. */
+export type TcpSkipped = 'no-port' | 'no-address'
+
 /**
  * The verdict of `diagnose()` / `ipv4-force check`, as JS sees it; `reachable` and `resolves` are
  * the good ones. What each means: `check::verdict::Verdict`.
  */
 export type Verdict = 'reachable' | 'resolves' | 'ipv6-only' | 'no-address' | 'not-found' | 'dns-failure' | 'port-closed' | 'port-timeout' | 'port-unreachable' | 'connect-failed' | 'tenant-not-found'
+
+/** How many candidates of a search answered one way. */
+export interface VerdictCount {
+  verdict: PoolerVerdict
+  count: number
+}

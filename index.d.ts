@@ -153,26 +153,126 @@ export type Verdict = binding.Verdict
 
 export type DiagnoseOptions = binding.DiagnoseOptions
 
+// The addon's check returns facts (binding.CheckFacts); lib/check-words.js words them into these.
+
 /** A failed DNS question of the check. */
-export type DnsProbeError = binding.DiagnoseDnsError
+export interface DnsProbeError {
+  code: binding.LookupErrorCode
+  message: string
+}
 
 /** The TCP connect over IPv4. */
-export type Tcp4Probe = binding.DiagnoseTcp4
+export interface Tcp4Probe {
+  /** false when there was no port or no IPv4 address. */
+  attempted: boolean
+  /** `ip:port` connected to (the first A record). */
+  address: string | null
+  ok: boolean
+  /** Time to connect or to fail, in milliseconds. */
+  ms: number | null
+  /** ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EHOSTUNREACH… */
+  error: string | null
+  /** What happened, or why no connection was tried. */
+  message: string
+}
 
-/** What `diagnose()` found; every key is always present (`null` for "none"). */
-export type Report = binding.DiagnoseReport
+/** What `diagnose()` found; every key is always present (`null` for "none"), in this order. */
+export interface Report {
+  /** The target as given, with any password shown as `****`. */
+  target: string
+  host: string
+  /** null for a bare host (no TCP test). */
+  port: number | null
+  /** IPv4 addresses, as resolveIPv4 / patchNet() get them. */
+  a: Array<string>
+  aError: DnsProbeError | null
+  /** IPv6 addresses, through the same resolver configuration. */
+  aaaa: Array<string>
+  /** null when there is simply no AAAA record. */
+  aaaaError: DnsProbeError | null
+  /** Whether this machine has a usable IPv6 route (decided without sending a packet). */
+  ipv6Route: boolean
+  /** The IPv6 source address the kernel would use. */
+  ipv6Source: string | null
+  ipv6RouteDetail: string
+  tcp4: Tcp4Probe
+  verdict: Verdict
+  /** true for reachable / resolves (the CLI exits 0). */
+  ok: boolean
+  /** The verdict in one sentence, with what was seen. */
+  summary: string
+  /** What to do next. */
+  hint: string
+  /**
+   * Supabase only (a direct host without IPv4, or a pooler URL): which pooler serves the
+   * project, and the string to paste.
+   */
+  pooler: PoolerReport | null
+}
 
 /** A Supabase pooler's answer to the check's PostgreSQL startup message (`serves`: it asked for a password). */
 export type PoolerVerdict = binding.PoolerVerdict
 
-/** One pooler host asked by the check. */
-export type PoolerCandidate = binding.PoolerCandidate
+/** One pooler host asked with a PostgreSQL startup message (never a password). */
+export interface PoolerCandidate {
+  /** `aws-1-eu-west-1.pooler.supabase.com`. */
+  host: string
+  port: number
+  /** `aws-0`, `aws-1`… (null for a host that is not named that way). */
+  shard: string | null
+  region: string | null
+  /** The IPv4 address connected to. */
+  address: string | null
+  /**
+   * true: the pooler accepted the SSLRequest and the startup went over TLS; false: it refused
+   * it (plain); null: not asked.
+   */
+  tls: boolean | null
+  /** `serves`: it asked for a password, so it serves the project. */
+  verdict: PoolerVerdict
+  /** What was seen (the server's error as it is). */
+  detail: string
+  /** Time taken, in milliseconds. */
+  ms: number
+}
 
-/** The search for the pooler that serves a Supabase project: every candidate and its verdict, and the string to paste. */
-export type PoolerSearch = binding.PoolerSearch
+/** The search for the pooler(s) that serve a Supabase project. */
+export interface PoolerSearch {
+  /** The project ref. */
+  project: string
+  /** The user name sent: `postgres.<ref>`. */
+  user: string
+  /** The region the search was narrowed to, if any. */
+  region: string | null
+  /** Every candidate, with its verdict. */
+  candidates: Array<PoolerCandidate>
+  /** One session-pooler connection string per pooler that serves the project. */
+  connectionStrings: Array<string>
+  /** The one to paste, when exactly one pooler serves the project. */
+  connectionString: string | null
+  /** The whole search, in milliseconds. */
+  ms: number
+  limits: binding.PoolerLimits
+}
 
-/** Supabase's pooler as the check found it (`report.pooler`, null for other targets). */
-export type PoolerReport = binding.PoolerReport
+/** Supabase's pooler, as the check found it (`null` in the report for other targets). */
+export interface PoolerReport {
+  /** The project ref (from the direct host, or a pooler URL's user name). */
+  project: string | null
+  /**
+   * The user name asked with (`postgres.<ref>`; a pooler URL's own, masked unless it is
+   * `postgres` or `<role>.<ref>`).
+   */
+  user: string
+  /** A pooler URL's own host, asked with the URL's user name. */
+  urlProbe: PoolerCandidate | null
+  /** The search among every candidate, when one ran. */
+  search: PoolerSearch | null
+  /** One session-pooler connection string per pooler that serves the project. */
+  connectionStrings: Array<string>
+  /** The one to paste, when exactly one pooler serves the project. */
+  connectionString: string | null
+}
 
 /**
  * Why a connection to `target` (`host`, `host:port`, or a URL: postgres://, mysql://, redis://,

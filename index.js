@@ -8,7 +8,7 @@
 //   lib/resolver.js  one resolver per configuration, lookups pending on the addon
 //   lib/lookup.js    resolveIPv4, lookup/createLookup (dns.lookup's rules), answer delivery
 //   lib/patch/       patchNet: options, the forced lookup, dns.lookup, Socket#connect, shared state
-//   lib/diagnose.js  diagnose() and the report `ipv4-force check` prints
+//   lib/diagnose.js  diagnose() and the report `ipv4-force check` prints, worded by lib/check-words.js
 //   lib/native.js    the addon, or lib/fallback.js where this platform has none
 
 const native = require('./lib/native.js')

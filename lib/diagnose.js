@@ -1,15 +1,17 @@
 'use strict'
 
 // diagnose(target): why a connection to a host fails from this machine, and what to do. The
-// probes run in Rust (src/check, exported by src/binding/diagnose.rs); this file checks the
-// argument types and formats the report for a person.
+// probes run in Rust (src/check, exported by src/binding/diagnose.rs) and return facts;
+// check-words.js words them into the report; this file checks the argument types and lays the
+// report out for a person.
 
 const { diagnose: nativeDiagnose, findSupabasePooler: nativeFindPooler, redactTarget } = require('./native.js')
 const { checkResolverOptions } = require('./resolver-options.js')
 const { invalidArgType, invalidArgValue, callFailureError, own } = require('./errors.js')
+const { wordReport, wordSearch } = require('./check-words.js')
 
-// The options and the report are typed in binding.d.ts (generated from src/binding/diagnose.rs),
-// and re-exported by index.d.ts as DiagnoseOptions and Report.
+// The options are typed in binding.d.ts (generated from src/binding/diagnose.rs) and re-exported by
+// index.d.ts as DiagnoseOptions; the worded report is index.d.ts's Report.
 const OPTIONS = ['timeout', 'nameservers', 'fallback', 'region']
 
 function checkOptions(options, known = OPTIONS) {
@@ -47,7 +49,7 @@ async function diagnose(target, options) {
     err.target = redactTarget(target)
     throw err
   }
-  return outcome
+  return wordReport(outcome)
 }
 
 /**
@@ -65,7 +67,7 @@ async function findSupabasePooler(host, options) {
     err.host = redactTarget(host)
     throw err
   }
-  return outcome
+  return wordSearch(outcome)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 const { diagnoseInBackground, redactTarget } = require('./native.js')
 const { invalidArgType } = require('./errors.js')
 const { sentence } = require('./diagnose.js')
+const { wordReport } = require('./check-words.js')
 
 // Per DNS attempt and for the TCP connect (`check --timeout`); the Supabase pooler search has its
 // own limit of a few seconds.
@@ -63,11 +64,12 @@ function head(item, shown) {
   return item.label === null ? `ipv4-force: ${shown}` : `ipv4-force: ${item.label} ${shown}`
 }
 
-/** The one line for a target: ok and the address, or the verdict and the remedy. */
-function lineFor(item, outcome) {
-  if (typeof outcome.verdict !== 'string') {
-    return `${head(item, redactTarget(item.target))} not checked: ${outcome.message}`
+/** The one line for a target (from the check's facts): ok and the address, or the verdict and the remedy. */
+function lineFor(item, facts) {
+  if (typeof facts.verdict !== 'string') {
+    return `${head(item, redactTarget(item.target))} not checked: ${facts.message}`
   }
+  const outcome = wordReport(facts)
   const start = head(item, outcome.target)
   if (outcome.ok) {
     const tcp = outcome.tcp4

@@ -1,95 +1,22 @@
-//! `diagnose` and `redactTarget`: the probes of `ipv4-force check` (in `check`), adapted to JS
-//! report objects.
+//! `diagnose`, `diagnoseInBackground`, `findSupabasePooler` and `redactTarget`: the exports of
+//! `ipv4-force check` (the probes are in `check`). Their report is facts and codes
+//! (check_facts.rs); lib/check-words.js words them.
+
+use std::future::Future;
 
 use napi::bindgen_prelude::{Either, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
 
-use super::codes::{CallFailure, CallFailureCode, LookupErrorCode};
+use super::check_facts::{to_js_search, CheckFacts, CheckPoolerSearch};
+use super::codes::{CallFailure, CallFailureCode};
 use super::options::{adapt_options, NativeResolverOptions};
-use crate::check::pooler_probe::{self, PoolerProbe, Search};
-use crate::check::pooler_verdict;
-use crate::check::probes::PoolerSteps;
-use crate::check::supabase;
-use crate::check::verdict::{self, DnsProblem, PoolerFinding, Report};
-use std::future::Future;
-
 use super::{panic_if_test_hook, panic_text};
-use crate::check::{probes, target};
+use crate::check::probes::PoolerSteps;
+use crate::check::{pooler_probe, probes, supabase, target};
 use crate::lookup::resolver::ResolverSettings;
 use crate::lookup::service::{self, CacheSettings};
-
-/// The verdict of `diagnose()` / `ipv4-force check`, as JS sees it; `reachable` and `resolves` are
-/// the good ones. What each means: `check::verdict::Verdict`.
-#[napi(string_enum = "kebab-case")]
-pub enum Verdict {
-    Reachable,
-    Resolves,
-    #[napi(value = "ipv6-only")]
-    Ipv6Only,
-    NoAddress,
-    NotFound,
-    DnsFailure,
-    PortClosed,
-    PortTimeout,
-    PortUnreachable,
-    ConnectFailed,
-    TenantNotFound,
-}
-
-impl From<verdict::Verdict> for Verdict {
-    fn from(v: verdict::Verdict) -> Self {
-        use verdict::Verdict as V;
-        match v {
-            V::Reachable => Verdict::Reachable,
-            V::Resolves => Verdict::Resolves,
-            V::Ipv6Only => Verdict::Ipv6Only,
-            V::NoAddress => Verdict::NoAddress,
-            V::NotFound => Verdict::NotFound,
-            V::DnsFailure => Verdict::DnsFailure,
-            V::PortClosed => Verdict::PortClosed,
-            V::PortTimeout => Verdict::PortTimeout,
-            V::PortUnreachable => Verdict::PortUnreachable,
-            V::ConnectFailed => Verdict::ConnectFailed,
-            V::TenantNotFound => Verdict::TenantNotFound,
-        }
-    }
-}
-
-/// A pooler candidate's verdict, as JS sees it. What each means:
-/// `check::pooler_verdict::PoolerVerdict`.
-#[napi(string_enum = "kebab-case")]
-pub enum PoolerVerdict {
-    Serves,
-    TenantNotFound,
-    Error,
-    Unexpected,
-    NoAddress,
-    DnsFailure,
-    ConnectFailed,
-    TlsFailed,
-    Timeout,
-    NotTried,
-}
-
-impl From<pooler_verdict::PoolerVerdict> for PoolerVerdict {
-    fn from(v: pooler_verdict::PoolerVerdict) -> Self {
-        use pooler_verdict::PoolerVerdict as V;
-        match v {
-            V::Serves => PoolerVerdict::Serves,
-            V::TenantNotFound => PoolerVerdict::TenantNotFound,
-            V::Error => PoolerVerdict::Error,
-            V::Unexpected => PoolerVerdict::Unexpected,
-            V::NoAddress => PoolerVerdict::NoAddress,
-            V::DnsFailure => PoolerVerdict::DnsFailure,
-            V::ConnectFailed => PoolerVerdict::ConnectFailed,
-            V::TlsFailed => PoolerVerdict::TlsFailed,
-            V::Timeout => PoolerVerdict::Timeout,
-            V::NotTried => PoolerVerdict::NotTried,
-        }
-    }
-}
 
 /// Options of `diagnose()` / `ipv4-force check`.
 #[napi(object)]
@@ -106,137 +33,13 @@ pub struct DiagnoseOptions {
     pub region: Option<String>,
 }
 
-/// One pooler host asked with a PostgreSQL startup message (never a password).
-#[napi(object, use_nullable = true)]
-pub struct PoolerCandidate {
-    /// `aws-1-eu-west-1.pooler.supabase.com`.
-    pub host: String,
-    pub port: u32,
-    /// `aws-0`, `aws-1`… (null for a host that is not named that way).
-    pub shard: Option<String>,
-    pub region: Option<String>,
-    /// The IPv4 address connected to.
-    pub address: Option<String>,
-    /// true: the pooler accepted the SSLRequest and the startup went over TLS; false: it refused
-    /// it (plain); null: not asked.
-    pub tls: Option<bool>,
-    /// `serves`: it asked for a password, so it serves the project.
-    pub verdict: PoolerVerdict,
-    /// What was seen (the server's error as it is).
-    pub detail: String,
-    /// Time taken, in milliseconds.
-    pub ms: f64,
-}
-
-/// The limits the search ran under.
-#[napi(object)]
-pub struct PoolerLimits {
-    pub per_probe_ms: f64,
-    pub total_ms: f64,
-    pub in_flight: u32,
-}
-
-/// The search for the pooler(s) that serve a Supabase project.
-#[napi(object, use_nullable = true)]
-pub struct PoolerSearch {
-    /// The project ref.
-    pub project: String,
-    /// The user name sent: `postgres.<ref>`.
-    pub user: String,
-    /// The region the search was narrowed to, if any.
-    pub region: Option<String>,
-    /// Every candidate, with its verdict.
-    pub candidates: Vec<PoolerCandidate>,
-    /// One session-pooler connection string per pooler that serves the project.
-    pub connection_strings: Vec<String>,
-    /// The one to paste, when exactly one pooler serves the project.
-    pub connection_string: Option<String>,
-    /// The whole search, in milliseconds.
-    pub ms: f64,
-    pub limits: PoolerLimits,
-}
-
-/// Supabase's pooler, as the check found it (`null` in the report for other targets).
-#[napi(object, use_nullable = true)]
-pub struct PoolerReport {
-    /// The project ref (from the direct host, or a pooler URL's user name).
-    pub project: Option<String>,
-    /// The user name asked with (`postgres.<ref>`; a pooler URL's own, masked unless it is
-    /// `postgres` or `<role>.<ref>`).
-    pub user: String,
-    /// A pooler URL's own host, asked with the URL's user name.
-    pub url_probe: Option<PoolerCandidate>,
-    /// The search among every candidate, when one ran.
-    pub search: Option<PoolerSearch>,
-    /// One session-pooler connection string per pooler that serves the project.
-    pub connection_strings: Vec<String>,
-    /// The one to paste, when exactly one pooler serves the project.
-    pub connection_string: Option<String>,
-}
-
-/// A failed DNS question of the check.
-#[napi(object)]
-pub struct DiagnoseDnsError {
-    pub code: LookupErrorCode,
-    pub message: String,
-}
-
-/// The TCP connect over IPv4.
-#[napi(object, use_nullable = true)]
-pub struct DiagnoseTcp4 {
-    /// false when there was no port or no IPv4 address.
-    pub attempted: bool,
-    /// `ip:port` connected to (the first A record).
-    pub address: Option<String>,
-    pub ok: bool,
-    /// Time to connect or to fail, in milliseconds.
-    pub ms: Option<f64>,
-    /// ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EHOSTUNREACH…
-    pub error: Option<String>,
-    /// What happened, or why no connection was tried.
-    pub message: String,
-}
-
-/// What `diagnose()` found; every key is always present (`null` for "none"), in this order.
-#[napi(object, use_nullable = true)]
-pub struct DiagnoseReport {
-    /// The target as given, with any password shown as `****`.
-    pub target: String,
-    pub host: String,
-    /// null for a bare host (no TCP test).
-    pub port: Option<u32>,
-    /// IPv4 addresses, as resolveIPv4 / patchNet() get them.
-    pub a: Vec<String>,
-    pub a_error: Option<DiagnoseDnsError>,
-    /// IPv6 addresses, through the same resolver configuration.
-    pub aaaa: Vec<String>,
-    /// null when there is simply no AAAA record.
-    pub aaaa_error: Option<DiagnoseDnsError>,
-    /// Whether this machine has a usable IPv6 route (decided without sending a packet).
-    pub ipv6_route: bool,
-    /// The IPv6 source address the kernel would use.
-    pub ipv6_source: Option<String>,
-    pub ipv6_route_detail: String,
-    pub tcp4: DiagnoseTcp4,
-    pub verdict: Verdict,
-    /// true for reachable / resolves (the CLI exits 0).
-    pub ok: bool,
-    /// The verdict in one sentence, with what was seen.
-    pub summary: String,
-    /// What to do next.
-    pub hint: String,
-    /// Supabase only (a direct host without IPv4, or a pooler URL): which pooler serves the
-    /// project, and the string to paste.
-    pub pooler: Option<PoolerReport>,
-}
-
 /// Checks `target` (host, host:port or URL); never rejects: usage problems come back as a failure,
 /// a panic anywhere in the check as an EINTERNAL failure.
 #[napi]
 pub async fn diagnose(
     target: String,
     options: Option<DiagnoseOptions>,
-) -> Either<DiagnoseReport, CallFailure> {
+) -> Either<CheckFacts, CallFailure> {
     on_runtime(
         "checking the target",
         diagnose_unguarded(target, options, true),
@@ -245,9 +48,9 @@ pub async fn diagnose(
 }
 
 type OnReport = ThreadsafeFunction<
-    Either<DiagnoseReport, CallFailure>,
+    Either<CheckFacts, CallFailure>,
     (),
-    Either<DiagnoseReport, CallFailure>,
+    Either<CheckFacts, CallFailure>,
     Status,
     false,
     true,
@@ -260,7 +63,7 @@ type OnReport = ThreadsafeFunction<
 pub fn diagnose_in_background(
     target: String,
     options: Option<DiagnoseOptions>,
-    on_report: Function<Either<DiagnoseReport, CallFailure>, ()>,
+    on_report: Function<Either<CheckFacts, CallFailure>, ()>,
 ) -> napi::Result<()> {
     let on_report: OnReport = on_report
         .build_threadsafe_function()
@@ -281,7 +84,7 @@ async fn diagnose_unguarded(
     target: String,
     options: Option<DiagnoseOptions>,
     probe_pooler_urls: bool,
-) -> Either<DiagnoseReport, CallFailure> {
+) -> Either<CheckFacts, CallFailure> {
     panic_if_test_hook("diagnose", &target);
     let parsed = match target::parse_target(&target) {
         Ok(parsed) => parsed,
@@ -315,7 +118,7 @@ async fn diagnose_unguarded(
         },
     )
     .await;
-    Either::A(to_js_report(report))
+    Either::A(report.into())
 }
 
 /// Runs `work` as a task of its own on the runtime: a panic anywhere in it (the argument checks
@@ -400,7 +203,7 @@ pub struct FindPoolerOptions {
 pub async fn find_supabase_pooler(
     host: String,
     options: Option<FindPoolerOptions>,
-) -> Either<PoolerSearch, CallFailure> {
+) -> Either<CheckPoolerSearch, CallFailure> {
     on_runtime(
         "looking for the pooler",
         find_pooler_unguarded(host, options),
@@ -411,9 +214,10 @@ pub async fn find_supabase_pooler(
 async fn find_pooler_unguarded(
     host: String,
     options: Option<FindPoolerOptions>,
-) -> Either<PoolerSearch, CallFailure> {
+) -> Either<CheckPoolerSearch, CallFailure> {
     panic_if_test_hook("find_pooler", &host);
-    let Some(project) = crate::advice::supabase_project_ref(&host).map(str::to_ascii_lowercase)
+    let Some(project) =
+        crate::check::supabase::supabase_project_ref(&host).map(str::to_ascii_lowercase)
     else {
         return usage(format!(
             "The argument 'host' must be a Supabase direct host, db.<ref>.supabase.co. Received {:?}",
@@ -462,56 +266,6 @@ async fn find_pooler_unguarded(
     Either::A(to_js_search(search, urls))
 }
 
-fn to_js_candidate(p: PoolerProbe) -> PoolerCandidate {
-    PoolerCandidate {
-        host: p.host,
-        port: u32::from(p.port),
-        shard: p.candidate.as_ref().map(|c| c.shard.clone()),
-        region: p.candidate.map(|c| c.region),
-        address: p.address.map(|a| a.to_string()),
-        tls: p.tls,
-        verdict: p.verdict.into(),
-        detail: p.detail,
-        ms: p.ms,
-    }
-}
-
-fn one_of(urls: &[String]) -> Option<String> {
-    match urls {
-        [url] => Some(url.clone()),
-        _ => None,
-    }
-}
-
-fn to_js_search(s: Search, urls: Vec<String>) -> PoolerSearch {
-    PoolerSearch {
-        project: s.project,
-        user: s.user,
-        region: s.region,
-        candidates: s.probes.into_iter().map(to_js_candidate).collect(),
-        connection_string: one_of(&urls),
-        connection_strings: urls,
-        ms: s.ms,
-        limits: PoolerLimits {
-            per_probe_ms: s.limits.per_probe.as_millis() as f64,
-            total_ms: s.limits.total.as_millis() as f64,
-            in_flight: s.limits.in_flight as u32,
-        },
-    }
-}
-
-fn to_js_pooler(f: PoolerFinding) -> PoolerReport {
-    let urls = f.connection_strings;
-    PoolerReport {
-        project: f.project,
-        user: f.user,
-        url_probe: f.url_probe.map(to_js_candidate),
-        search: f.search.map(|s| to_js_search(s, urls.clone())),
-        connection_string: one_of(&urls),
-        connection_strings: urls,
-    }
-}
-
 /// `text` with the password of any URL (or `user:password@host`) replaced by `****`. On a panic
 /// the whole text is withheld: a credential must never leak through an error path.
 #[napi]
@@ -521,36 +275,4 @@ pub fn redact_target(text: String) -> String {
         target::redact(&text)
     })
     .unwrap_or_else(|_| "[target withheld: internal error in ipv4-force]".to_string())
-}
-
-fn to_js_report(r: Report) -> DiagnoseReport {
-    let dns_error = |e: DnsProblem| DiagnoseDnsError {
-        code: e.code.into(),
-        message: e.message,
-    };
-    DiagnoseReport {
-        target: r.target,
-        host: r.host,
-        port: r.port.map(u32::from),
-        a: r.a,
-        a_error: r.a_error.map(dns_error),
-        aaaa: r.aaaa,
-        aaaa_error: r.aaaa_error.map(dns_error),
-        ipv6_route: r.ipv6_route.available,
-        ipv6_source: r.ipv6_route.source.map(|ip| ip.to_string()),
-        ipv6_route_detail: r.ipv6_route.detail,
-        tcp4: DiagnoseTcp4 {
-            attempted: r.tcp4.attempted,
-            address: r.tcp4.address.map(|a| a.to_string()),
-            ok: r.tcp4.ok,
-            ms: r.tcp4.ms,
-            error: r.tcp4.error.map(|failure| failure.code().to_string()),
-            message: r.tcp4.message,
-        },
-        verdict: r.verdict.into(),
-        ok: r.verdict.ok(),
-        summary: r.summary,
-        hint: r.hint,
-        pooler: r.pooler.map(to_js_pooler),
-    }
 }

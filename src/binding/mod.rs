@@ -1,10 +1,12 @@
 //! The Node-facing layer: napi exports, the mapping of JS options, the machinery that hands
-//! finished lookups back to JS threads, and the report types of `diagnose`. Everything it exports
-//! calls into the plain-Rust layers (`lookup`, `check`) and catches panics at the boundary.
+//! finished lookups back to JS threads, and the check's fact types (check_facts.rs). Everything
+//! it exports calls into the plain-Rust layers (`lookup`, `check`) and catches panics at the
+//! boundary.
 
 // napi-rs registers the exports only outside unit-test builds, where they would look unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod check_facts;
 mod codes;
 mod completions;
 mod diagnose;

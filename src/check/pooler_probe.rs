@@ -27,7 +27,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
-use crate::check::pooler_verdict::{judge, read_answer, Answer, Outcome, PoolerVerdict, Stage};
+use crate::check::pooler_verdict::{
+    judge, read_answer, Answer, Outcome, PoolerVerdict, Stage, Step,
+};
 use crate::check::supabase::{self, Candidate};
 use crate::lookup::errors::ErrorCode;
 use crate::lookup::resolver::Ipv4Resolver;
@@ -79,8 +81,8 @@ pub struct PoolerProbe {
     /// Whether the pooler took the SSLRequest ('S'), refused it ('N'), or was not asked.
     pub tls: Option<bool>,
     pub verdict: PoolerVerdict,
-    /// What was seen, in words (the server's error as it is).
-    pub detail: String,
+    /// What was seen (lib/check-words.js words it; the server's error as it is).
+    pub outcome: Outcome,
     /// Time taken, in milliseconds (0.1 ms precision).
     pub ms: f64,
 }
@@ -143,7 +145,7 @@ pub async fn find_pooler(
                         address: None,
                         tls: None,
                         verdict: PoolerVerdict::NotTried,
-                        detail: judge(&Outcome::NotTried).1,
+                        outcome: Outcome::NotTried,
                         ms: 0.0,
                     };
                 }
@@ -250,7 +252,7 @@ async fn probe_until(
                 ms: limit.as_millis().min(started.elapsed().as_millis().max(1)),
             },
         };
-    let (verdict, detail) = judge(&outcome);
+    let verdict = judge(&outcome);
     let (address, tls) = progress.seen();
     PoolerProbe {
         host: host.to_string(),
@@ -259,7 +261,7 @@ async fn probe_until(
         address,
         tls,
         verdict,
-        detail,
+        outcome,
         ms: millis(started),
     }
 }
@@ -277,16 +279,11 @@ async fn exchange(
     let address = match resolver.resolve(host).await {
         Ok(resolved) => match resolved.addresses.first() {
             Some(address) => *address,
-            None => return Outcome::NoAddress(format!("{host} has no A record")),
+            None => return Outcome::NoAddress { nodata: false },
         },
-        Err(e) => {
-            return match e.code {
-                // Its message carries the whole IPv6-only advice: too much for one candidate.
-                ErrorCode::NoData => Outcome::NoAddress(format!("ENODATA: {host} has no A record")),
-                ErrorCode::NotFound => Outcome::NoAddress(e.message()),
-                _ => Outcome::DnsFailed(e.message()),
-            };
-        }
+        // ENODATA's message carries the whole IPv6-only advice: too much for one candidate.
+        Err(e) if e.code == ErrorCode::NoData => return Outcome::NoAddress { nodata: true },
+        Err(e) => return Outcome::LookupFailed(e),
     };
     progress.address(address);
     progress.at(Stage::Connect);
@@ -294,7 +291,11 @@ async fn exchange(
     let mut stream = match TcpStream::connect(SocketAddr::V4(endpoint)).await {
         Ok(stream) => stream,
         Err(e) => {
-            return Outcome::ConnectFailed(format!("connect {} {endpoint}: {e}", io_code(&e)))
+            return Outcome::ConnectFailed {
+                code: io_code(&e),
+                address: endpoint,
+                os_error: e.to_string(),
+            }
         }
     };
     let _ = stream.set_nodelay(true);
@@ -303,13 +304,26 @@ async fn exchange(
     let mut buf = BytesMut::new();
     frontend::ssl_request(&mut buf);
     if let Err(e) = stream.write_all(&buf).await {
-        return Outcome::Closed(format!("sending the SSLRequest: {e}"));
+        return Outcome::Closed {
+            step: Step::SendSslRequest,
+            cause: Some(e.to_string()),
+        };
     }
     let mut answer = [0u8; 1];
     match stream.read(&mut answer).await {
-        Ok(0) => return Outcome::Closed("closed after the SSLRequest".into()),
+        Ok(0) => {
+            return Outcome::Closed {
+                step: Step::ReadSslAnswer,
+                cause: None,
+            }
+        }
         Ok(_) => {}
-        Err(e) => return Outcome::Closed(format!("reading the SSLRequest's answer: {e}")),
+        Err(e) => {
+            return Outcome::Closed {
+                step: Step::ReadSslAnswer,
+                cause: Some(e.to_string()),
+            }
+        }
     }
     match answer[0] {
         b'S' => {
@@ -317,17 +331,17 @@ async fn exchange(
             progress.at(Stage::TlsHandshake);
             let name = match rustls::pki_types::ServerName::try_from(host.to_string()) {
                 Ok(name) => name,
-                Err(e) => return Outcome::TlsFailed(e.to_string()),
+                Err(e) => return Outcome::TlsFailed(Some(e.to_string())),
             };
             let Some(config) = tls_config() else {
-                return Outcome::TlsFailed("no TLS configuration".into());
+                return Outcome::TlsFailed(None);
             };
             let tls = match tokio_rustls::TlsConnector::from(config)
                 .connect(name, stream)
                 .await
             {
                 Ok(tls) => tls,
-                Err(e) => return Outcome::TlsFailed(e.to_string()),
+                Err(e) => return Outcome::TlsFailed(Some(e.to_string())),
             };
             progress.at(Stage::StartupAnswer);
             start(tls, startup, BytesMut::new()).await
@@ -357,13 +371,22 @@ async fn start<S: AsyncRead + AsyncWrite + Unpin>(
         ("database", startup.database.as_str()),
     ];
     if let Err(e) = frontend::startup_message(parameters, &mut buf) {
-        return Outcome::Closed(format!("the startup message could not be built: {e}"));
+        return Outcome::Closed {
+            step: Step::BuildStartup,
+            cause: Some(e.to_string()),
+        };
     }
     if let Err(e) = stream.write_all(&buf).await {
-        return Outcome::Closed(format!("sending the startup message: {e}"));
+        return Outcome::Closed {
+            step: Step::SendStartup,
+            cause: Some(e.to_string()),
+        };
     }
     if let Err(e) = stream.flush().await {
-        return Outcome::Closed(format!("sending the startup message: {e}"));
+        return Outcome::Closed {
+            step: Step::SendStartup,
+            cause: Some(e.to_string()),
+        };
     }
     read_first_answer(&mut stream, &mut seen).await
 }
@@ -374,15 +397,25 @@ async fn read_first_answer<S: AsyncRead + Unpin>(stream: &mut S, seen: &mut Byte
             return Outcome::Answer(answer);
         }
         if seen.len() > MAX_ANSWER_BYTES {
-            return Outcome::Answer(Answer::Malformed(format!(
-                "more than {MAX_ANSWER_BYTES} bytes without a whole message"
-            )));
+            return Outcome::Answer(Answer::Oversized {
+                limit: MAX_ANSWER_BYTES,
+            });
         }
         let mut chunk = [0u8; 4096];
         match stream.read(&mut chunk).await {
-            Ok(0) => return Outcome::Closed("closed without answering".into()),
+            Ok(0) => {
+                return Outcome::Closed {
+                    step: Step::ReadAnswer,
+                    cause: None,
+                }
+            }
             Ok(n) => seen.extend_from_slice(&chunk[..n]),
-            Err(e) => return Outcome::Closed(e.to_string()),
+            Err(e) => {
+                return Outcome::Closed {
+                    step: Step::ReadAnswer,
+                    cause: Some(e.to_string()),
+                }
+            }
         }
     }
 }
@@ -472,6 +505,7 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
 mod tests {
     use super::*;
     use crate::check::pooler_verdict::tests::{auth, tenant_not_found};
+    use crate::check::pooler_verdict::ServerError;
     use crate::lookup::resolver::ResolverSettings;
 
     /// An IP literal needs no DNS: this resolver would fail any query.
@@ -570,7 +604,14 @@ mod tests {
         )
         .await;
         assert_eq!(p.verdict, PoolerVerdict::TenantNotFound, "{p:?}");
-        assert_eq!(p.detail, "FATAL XX000: Tenant or user not found");
+        assert_eq!(
+            p.outcome,
+            Outcome::Answer(Answer::Error(ServerError {
+                severity: "FATAL".into(),
+                code: "XX000".into(),
+                message: "Tenant or user not found".into(),
+            }))
+        );
 
         let (port, _) = server(Some(b'X'), vec![]).await;
         let p = probe(
@@ -597,7 +638,16 @@ mod tests {
         )
         .await;
         assert_eq!(p.verdict, PoolerVerdict::Timeout, "{p:?}");
-        assert!(p.detail.contains("the SSLRequest"), "{}", p.detail);
+        assert!(
+            matches!(
+                p.outcome,
+                Outcome::TimedOut {
+                    stage: Stage::SslAnswer,
+                    ..
+                }
+            ),
+            "{p:?}"
+        );
         assert!(started.elapsed() < Duration::from_millis(1000));
     }
 
@@ -617,7 +667,16 @@ mod tests {
         )
         .await;
         assert_eq!(p.verdict, PoolerVerdict::ConnectFailed, "{p:?}");
-        assert!(p.detail.contains("ECONNREFUSED"), "{}", p.detail);
+        assert!(
+            matches!(
+                p.outcome,
+                Outcome::ConnectFailed {
+                    code: "ECONNREFUSED",
+                    ..
+                }
+            ),
+            "{p:?}"
+        );
     }
 
     #[test]

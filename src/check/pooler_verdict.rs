@@ -1,5 +1,5 @@
 //! What a pooler's answer to a PostgreSQL startup message means (pure: the probe's I/O is in
-//! `pooler_probe`). Supavisor answers a startup message for a tenant it does not serve with
+//! `pooler_probe`; lib/check-words.js words what was seen). Supavisor answers a startup message for a tenant it does not serve with
 //! `FATAL: Tenant or user not found` (SQLSTATE XX000), and one for a tenant it serves with an
 //! authentication request: so an authentication request means "this pooler serves the project",
 //! and the probe never goes further.
@@ -7,20 +7,29 @@
 use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::Message;
+use std::net::SocketAddrV4;
 
-/// What the probe saw, at whatever stage it stopped.
+use crate::lookup::errors::{ErrorCode, LookupError};
+
+/// What the probe saw, at whatever stage it stopped: facts (lib/check-words.js words them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The name has no A record, or does not exist.
-    NoAddress(String),
-    /// DNS failed otherwise (timeout, SERVFAIL…).
-    DnsFailed(String),
-    /// The TCP connect failed (`ECONNREFUSED …`).
-    ConnectFailed(String),
-    /// The server accepted the SSLRequest, and the TLS handshake failed.
-    TlsFailed(String),
-    /// The connection ended (or failed) before a whole answer came.
-    Closed(String),
+    /// The lookup answered without an A record (`nodata`: as ENODATA; else an empty answer).
+    NoAddress { nodata: bool },
+    /// The lookup failed: ENOTFOUND (no such name), or DNS failed otherwise (timeout, SERVFAIL…).
+    LookupFailed(LookupError),
+    /// The TCP connect failed: Node's code for it, and the system's account.
+    ConnectFailed {
+        code: &'static str,
+        address: SocketAddrV4,
+        os_error: String,
+    },
+    /// The server accepted the SSLRequest, and the TLS handshake failed: the TLS library's
+    /// account (None: no TLS configuration could be built).
+    TlsFailed(Option<String>),
+    /// The connection ended (or failed) before a whole answer came: at which step, and the
+    /// system's account (None: the server closed it).
+    Closed { step: Step, cause: Option<String> },
     /// No answer in time; the stage it was waiting at.
     TimedOut { stage: Stage, ms: u128 },
     /// The search's time limit ran out before this candidate's turn.
@@ -38,16 +47,14 @@ pub enum Stage {
     StartupAnswer,
 }
 
-impl Stage {
-    fn waiting_for(self) -> &'static str {
-        match self {
-            Stage::Dns => "the DNS answer",
-            Stage::Connect => "the TCP connect",
-            Stage::SslAnswer => "the answer to the SSLRequest",
-            Stage::TlsHandshake => "the TLS handshake",
-            Stage::StartupAnswer => "the answer to the startup message",
-        }
-    }
+/// Where a connection ended early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    SendSslRequest,
+    ReadSslAnswer,
+    BuildStartup,
+    SendStartup,
+    ReadAnswer,
 }
 
 /// The first backend message after the startup message.
@@ -59,8 +66,10 @@ pub enum Answer {
     Error(ServerError),
     /// Another message, by its tag.
     Other(u8),
-    /// Bytes that are not a backend message.
+    /// Bytes that are not a backend message: the parser's account.
     Malformed(String),
+    /// More bytes than any answer takes, without a whole message.
+    Oversized { limit: usize },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,47 +133,22 @@ impl PoolerVerdict {
 /// The message Supavisor sends for a tenant (or user) it does not know.
 pub const TENANT_NOT_FOUND: &str = "Tenant or user not found";
 
-/// The verdict, and what was seen in words.
-pub fn judge(outcome: &Outcome) -> (PoolerVerdict, String) {
+/// The verdict of what was seen.
+pub fn judge(outcome: &Outcome) -> PoolerVerdict {
     match outcome {
-        Outcome::Answer(Answer::Auth(auth)) => (PoolerVerdict::Serves, describe_auth(auth)),
+        Outcome::Answer(Answer::Auth(_)) => PoolerVerdict::Serves,
         Outcome::Answer(Answer::Error(e)) if is_tenant_not_found(e) => {
-            (PoolerVerdict::TenantNotFound, describe_error(e))
+            PoolerVerdict::TenantNotFound
         }
-        Outcome::Answer(Answer::Error(e)) => (PoolerVerdict::Error, describe_error(e)),
-        Outcome::Answer(Answer::Other(tag)) => (
-            PoolerVerdict::Unexpected,
-            format!(
-                "answered with a '{}' message instead of an authentication request or an error",
-                printable(*tag)
-            ),
-        ),
-        Outcome::Answer(Answer::Malformed(why)) => (
-            PoolerVerdict::Unexpected,
-            format!("answered with something that is not PostgreSQL: {why}"),
-        ),
-        Outcome::NoAddress(why) => (PoolerVerdict::NoAddress, why.clone()),
-        Outcome::DnsFailed(why) => (PoolerVerdict::DnsFailure, why.clone()),
-        Outcome::ConnectFailed(why) => (PoolerVerdict::ConnectFailed, why.clone()),
-        Outcome::TlsFailed(why) => (
-            PoolerVerdict::TlsFailed,
-            format!("the TLS handshake failed: {why}"),
-        ),
-        Outcome::Closed(why) => (
-            PoolerVerdict::Unexpected,
-            format!("the connection ended before an answer ({why})"),
-        ),
-        Outcome::TimedOut { stage, ms } => (
-            PoolerVerdict::Timeout,
-            format!(
-                "no answer within {ms} ms (waiting for {})",
-                stage.waiting_for()
-            ),
-        ),
-        Outcome::NotTried => (
-            PoolerVerdict::NotTried,
-            "not tried: the search's time limit ran out first".to_string(),
-        ),
+        Outcome::Answer(Answer::Error(_)) => PoolerVerdict::Error,
+        Outcome::Answer(_) | Outcome::Closed { .. } => PoolerVerdict::Unexpected,
+        Outcome::NoAddress { .. } => PoolerVerdict::NoAddress,
+        Outcome::LookupFailed(e) if e.code == ErrorCode::NotFound => PoolerVerdict::NoAddress,
+        Outcome::LookupFailed(_) => PoolerVerdict::DnsFailure,
+        Outcome::ConnectFailed { .. } => PoolerVerdict::ConnectFailed,
+        Outcome::TlsFailed(_) => PoolerVerdict::TlsFailed,
+        Outcome::TimedOut { .. } => PoolerVerdict::Timeout,
+        Outcome::NotTried => PoolerVerdict::NotTried,
     }
 }
 
@@ -172,45 +156,6 @@ fn is_tenant_not_found(e: &ServerError) -> bool {
     e.message
         .to_ascii_lowercase()
         .contains(&TENANT_NOT_FOUND.to_ascii_lowercase())
-}
-
-fn describe_auth(auth: &AuthRequest) -> String {
-    match auth {
-        AuthRequest::Ok => "accepted the user without a password (AuthenticationOk)".into(),
-        AuthRequest::Cleartext => "asks for a password (cleartext)".into(),
-        AuthRequest::Md5 => "asks for a password (MD5)".into(),
-        AuthRequest::Sasl(mechanisms) if mechanisms.is_empty() => {
-            "asks for a password (SASL)".into()
-        }
-        AuthRequest::Sasl(mechanisms) => {
-            format!("asks for a password (SASL: {})", mechanisms.join(", "))
-        }
-        AuthRequest::Other(kind) => format!("asks for authentication ({kind})"),
-    }
-}
-
-fn describe_error(e: &ServerError) -> String {
-    let mut out = String::new();
-    for piece in [&e.severity, &e.code] {
-        if !piece.is_empty() {
-            out.push_str(piece);
-            out.push(' ');
-        }
-    }
-    if !out.is_empty() {
-        out.pop();
-        out.push_str(": ");
-    }
-    out.push_str(&e.message);
-    out
-}
-
-fn printable(tag: u8) -> String {
-    if tag.is_ascii_graphic() {
-        (tag as char).to_string()
-    } else {
-        format!("\\x{tag:02x}")
-    }
 }
 
 /// The first answer in `buf`, once it has come whole (`None`: read more). Notices before it are
@@ -417,85 +362,54 @@ pub(crate) mod tests {
                 message: message.into(),
             }))
         };
+        let lookup = |code| Outcome::LookupFailed(LookupError::new(code, "p.test", "d"));
         use PoolerVerdict as V;
-        for (outcome, verdict, detail) in [
-            (
-                Outcome::Answer(Answer::Auth(AuthRequest::Md5)),
-                V::Serves,
-                "asks for a password (MD5)",
-            ),
+        for (outcome, verdict) in [
+            (Outcome::Answer(Answer::Auth(AuthRequest::Md5)), V::Serves),
             (
                 Outcome::Answer(Answer::Auth(AuthRequest::Sasl(
                     vec!["SCRAM-SHA-256".into()],
                 ))),
                 V::Serves,
-                "asks for a password (SASL: SCRAM-SHA-256)",
             ),
-            (
-                Outcome::Answer(Answer::Auth(AuthRequest::Ok)),
-                V::Serves,
-                "without a password",
-            ),
-            (
-                Outcome::Answer(Answer::Auth(AuthRequest::Cleartext)),
-                V::Serves,
-                "cleartext",
-            ),
+            (Outcome::Answer(Answer::Auth(AuthRequest::Ok)), V::Serves),
             (
                 err("FATAL", "XX000", "Tenant or user not found"),
                 V::TenantNotFound,
-                "FATAL XX000: Tenant or user not found",
             ),
             (
                 err("FATAL", "", "tenant or user not found"),
                 V::TenantNotFound,
-                "FATAL: tenant or user not found",
             ),
-            (
-                err("FATAL", "53300", "too many connections"),
-                V::Error,
-                "FATAL 53300: too many connections",
-            ),
-            (err("", "", "x"), V::Error, "x"),
-            (
-                Outcome::Answer(Answer::Other(b'Z')),
-                V::Unexpected,
-                "a 'Z' message",
-            ),
-            (
-                Outcome::Answer(Answer::Other(0)),
-                V::Unexpected,
-                "a '\\x00' message",
-            ),
+            (err("FATAL", "53300", "too many connections"), V::Error),
+            (err("", "", "x"), V::Error),
+            (Outcome::Answer(Answer::Other(b'Z')), V::Unexpected),
             (
                 Outcome::Answer(Answer::Malformed("bad".into())),
                 V::Unexpected,
-                "not PostgreSQL: bad",
             ),
             (
-                Outcome::NoAddress("ENOTFOUND".into()),
-                V::NoAddress,
-                "ENOTFOUND",
-            ),
-            (
-                Outcome::DnsFailed("ETIMEOUT".into()),
-                V::DnsFailure,
-                "ETIMEOUT",
-            ),
-            (
-                Outcome::ConnectFailed("ECONNREFUSED".into()),
-                V::ConnectFailed,
-                "ECONNREFUSED",
-            ),
-            (
-                Outcome::TlsFailed("bad record".into()),
-                V::TlsFailed,
-                "TLS handshake failed: bad record",
-            ),
-            (
-                Outcome::Closed("EOF".into()),
+                Outcome::Answer(Answer::Oversized { limit: 16 }),
                 V::Unexpected,
-                "ended before an answer (EOF)",
+            ),
+            (Outcome::NoAddress { nodata: true }, V::NoAddress),
+            (lookup(ErrorCode::NotFound), V::NoAddress),
+            (lookup(ErrorCode::Timeout), V::DnsFailure),
+            (
+                Outcome::ConnectFailed {
+                    code: "ECONNREFUSED",
+                    address: "127.0.0.1:5432".parse().unwrap(),
+                    os_error: "refused".into(),
+                },
+                V::ConnectFailed,
+            ),
+            (Outcome::TlsFailed(Some("bad record".into())), V::TlsFailed),
+            (
+                Outcome::Closed {
+                    step: Step::ReadAnswer,
+                    cause: None,
+                },
+                V::Unexpected,
             ),
             (
                 Outcome::TimedOut {
@@ -503,13 +417,10 @@ pub(crate) mod tests {
                     ms: 1000,
                 },
                 V::Timeout,
-                "no answer within 1000 ms (waiting for the answer to the startup message)",
             ),
-            (Outcome::NotTried, V::NotTried, "time limit"),
+            (Outcome::NotTried, V::NotTried),
         ] {
-            let (v, d) = judge(&outcome);
-            assert_eq!(v, verdict, "{outcome:?}");
-            assert!(d.contains(detail), "{outcome:?}: {d}");
+            assert_eq!(judge(&outcome), verdict, "{outcome:?}");
         }
     }
 }

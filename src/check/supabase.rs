@@ -32,8 +32,6 @@ pub const SHARDS: &[&str] = &["aws-0", "aws-1"];
 pub const POOLER_DOMAIN: &str = "pooler.supabase.com";
 /// Session mode: one server connection per client connection, like a direct connection.
 pub const SESSION_PORT: u16 = 5432;
-/// Transaction mode: for serverless functions and many short connections.
-pub const TRANSACTION_PORT: u16 = 6543;
 /// The database a project's connection strings name.
 pub const DEFAULT_DATABASE: &str = "postgres";
 /// The role the dashboard's connection strings use.
@@ -156,6 +154,21 @@ pub fn session_url(project: &str, pooler_host: &str, parts: &UrlParts) -> String
         tenant_user(project),
         parts.database
     )
+}
+
+/// `db.<ref>.supabase.co` → `<ref>`: the direct-connection host Supabase serves over IPv6 only.
+/// Works on whole labels, never on byte offsets: `hostname` may hold any Unicode.
+pub fn supabase_project_ref(hostname: &str) -> Option<&str> {
+    let host = hostname.strip_suffix('.').unwrap_or(hostname);
+    let mut labels = host.split('.');
+    let (db, project) = (labels.next()?, labels.next()?);
+    let (supabase, co) = (labels.next()?, labels.next()?);
+    let direct = labels.next().is_none()
+        && db.eq_ignore_ascii_case("db")
+        && supabase.eq_ignore_ascii_case("supabase")
+        && co.eq_ignore_ascii_case("co");
+    let plain = !project.is_empty() && project.bytes().all(|b| b.is_ascii_alphanumeric());
+    (direct && plain).then_some(project)
 }
 
 #[cfg(test)]
@@ -285,5 +298,36 @@ mod tests {
             session_url("abc", host, &parts),
             "postgresql://postgres.abc:[YOUR-PASSWORD]@aws-1-eu-west-2.pooler.supabase.com:5432/my%20db?sslmode=require&password=****"
         );
+    }
+
+    #[test]
+    fn supabase_ref_only_for_direct_hosts() {
+        assert_eq!(
+            supabase_project_ref("db.abc123.supabase.co"),
+            Some("abc123")
+        );
+        assert_eq!(
+            supabase_project_ref("DB.Abc123.SUPABASE.CO."),
+            Some("Abc123")
+        );
+        assert_eq!(supabase_project_ref("aws-0-eu.pooler.supabase.com"), None);
+        assert_eq!(supabase_project_ref("db.a.b.supabase.co"), None);
+        assert_eq!(supabase_project_ref("db.supabase.co"), None);
+        assert_eq!(supabase_project_ref("db..supabase.co"), None);
+        assert_eq!(supabase_project_ref("x.db.abc.supabase.co"), None);
+    }
+
+    #[test]
+    fn unicode_hostnames_never_panic() {
+        // `host[..3]` on bytes used to panic here (a 2-byte character straddles byte 3).
+        for host in [
+            "üüüüüüüüüü.example",
+            "dü.abcdefghijk.supabase.co",
+            "db.ü.supabase.co",
+            "ü",
+            "😀😀😀😀😀😀😀😀😀.supabase.co",
+        ] {
+            assert_eq!(supabase_project_ref(host), None, "{host}");
+        }
     }
 }
