@@ -214,26 +214,9 @@ export interface Report {
 export type PoolerVerdict = binding.PoolerVerdict
 
 /** One pooler host asked with a PostgreSQL startup message (never a password). */
-export interface PoolerCandidate {
-  /** `aws-1-eu-west-1.pooler.supabase.com`. */
-  host: string
-  port: number
-  /** `aws-0`, `aws-1`… (null for a host that is not named that way). */
-  shard: string | null
-  region: string | null
-  /** The IPv4 address connected to. */
-  address: string | null
-  /**
-   * true: the pooler accepted the SSLRequest and the startup went over TLS; false: it refused
-   * it (plain); null: not asked.
-   */
-  tls: boolean | null
-  /** `serves`: it asked for a password, so it serves the project. */
-  verdict: PoolerVerdict
+export interface PoolerCandidate extends Omit<binding.CheckPoolerProbe, 'seen'> {
   /** What was seen (the server's error as it is). */
   detail: string
-  /** Time taken, in milliseconds. */
-  ms: number
 }
 
 /** The search for the pooler(s) that serve a Supabase project. */

@@ -90,7 +90,7 @@ pub struct ServerError {
     pub message: String,
 }
 
-/// A candidate's verdict. JS sees it as a string union (binding/diagnose.rs).
+/// A candidate's verdict. JS sees it as a string union (binding/check_facts.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolerVerdict {
     /// It asked for authentication: it serves this project (and user).

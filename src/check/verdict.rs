@@ -15,7 +15,7 @@ use crate::check::target::Target;
 use crate::lookup::errors::{ErrorCode, LookupError};
 
 /// The verdict of `diagnose()` / `ipv4-force check`; `reachable` and `resolves` are the good ones
-/// (the command exits 0). JS sees it as a string union (binding/diagnose.rs).
+/// (the command exits 0). JS sees it as a string union (binding/check_facts.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// TCP over IPv4 to the port works.
