@@ -14,12 +14,15 @@ function supabaseProjectRef(hostname) {
   return direct && /^[A-Za-z0-9]+$/.test(project) ? project : null
 }
 
+/** After a remedy for a Supabase direct host: the other way to IPv4. */
+const SUPABASE_IPV4_ADD_ON = ", or enable Supabase's IPv4 add-on"
+
 /** The way to a Supabase project's database over IPv4 (no trailing period). */
 function supabasePooler(project) {
   return 'use the session pooler instead, ' +
     `postgres://postgres.${project}:[YOUR-PASSWORD]@aws-0-[REGION].pooler.supabase.com:5432/postgres ` +
     "([REGION] is your project's region, under Connect in the Supabase dashboard; port " +
-    `${TRANSACTION_PORT} for transaction mode), or enable Supabase's IPv4 add-on`
+    `${TRANSACTION_PORT} for transaction mode)${SUPABASE_IPV4_ADD_ON}`
 }
 
 /** After "ENODATA <host>: " when a host has no IPv4 address at all. */
@@ -68,6 +71,7 @@ function lookupMessage({ code, hostname, syscall, detail, ipv6Seen }) {
 
 module.exports = {
   TRANSACTION_PORT,
+  SUPABASE_IPV4_ADD_ON,
   IPV6_LITERAL_REMEDY,
   supabaseProjectRef,
   supabasePooler,

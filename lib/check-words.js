@@ -6,13 +6,10 @@
 // findSupabasePooler() return: the summary, hint, tcp4 message, DNS error messages and each pooler
 // candidate's detail. Shared remedies come from advice.js.
 
-const { lookupMessage, supabasePooler, IPV6_LITERAL_REMEDY, TRANSACTION_PORT } = require('./advice.js')
+const { lookupMessage, supabasePooler, IPV6_LITERAL_REMEDY, SUPABASE_IPV4_ADD_ON, TRANSACTION_PORT } = require('./advice.js')
 
 /** The message Supavisor sends for a tenant (or user) it does not know. */
 const TENANT_NOT_FOUND = 'Tenant or user not found'
-
-/** After a remedy for a direct host: the other way to IPv4. */
-const SUPABASE_IPV4_ADD_ON = ", or enable Supabase's IPv4 add-on"
 
 // Rust's `{:.N}`: ties round to even (toFixed rounds them up), so the words keep their old digits.
 function fixed(x, digits) {
