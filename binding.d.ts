@@ -60,19 +60,6 @@ export interface CallFailure {
 export type CallFailureCode = 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE' | 'EINTERNAL'
 
 /**
- * A failed DNS question of the check: the lookup error's facts, which lib/advice.js's
- * `lookupMessage` words.
- */
-export interface CheckDnsFailure {
-  code: LookupErrorCode
-  hostname: string
-  syscall: string
-  detail: string
-  /** For ENODATA: an IPv6 address the name has. */
-  ipv6Seen: string | null
-}
-
-/**
  * What the check found, as facts: lib/check-words.js words them into the report `diagnose()`
  * returns (index.d.ts `Report`).
  */
@@ -86,10 +73,10 @@ export interface CheckFacts {
   /** The host is an IP address. */
   ipLiteral: boolean
   a: Array<string>
-  aError: CheckDnsFailure | null
+  aError: LookupFailure | null
   aaaa: Array<string>
   /** null when there is simply no AAAA record. */
-  aaaaError: CheckDnsFailure | null
+  aaaaError: LookupFailure | null
   ipv6Route: boolean
   ipv6Source: string | null
   ipv6RouteDetail: string
@@ -373,7 +360,7 @@ export type PoolerRemedy =
 /** What a pooler probe saw. What each means: `check::pooler_verdict::Outcome`. */
 export type PoolerSeen =
   | { kind: 'noAddress'; nodata: boolean }
-  | { kind: 'lookupFailed'; error: CheckDnsFailure }
+  | { kind: 'lookupFailed'; error: LookupFailure }
   | { kind: 'connectFailed'; code: string; address: string; osError: string }
   | { kind: 'tlsFailed'; cause: string | null }
   | { kind: 'closed'; step: ClosedStep; cause: string | null }

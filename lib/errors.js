@@ -32,9 +32,12 @@ function callFailureError({ code, message }) {
   return err
 }
 
-/** A failed lookup's facts, as both backends give them (lib/advice.js words them). */
-function lookupFailure(code, hostname, syscall, detail) {
-  return { code, hostname, syscall, detail }
+/**
+ * A failed lookup's facts, as both backends give them (lib/advice.js words them). `ipv6Seen`: for
+ * ENODATA, an IPv6 address the name has.
+ */
+function lookupFailure(code, hostname, syscall, detail, ipv6Seen) {
+  return { code, hostname, syscall, detail, ipv6Seen }
 }
 
 // The Error for a failed lookup's facts, with the message lib/advice.js words from them.

@@ -14,14 +14,11 @@ const backend = 'node'
 // Captured at load: patchNet() later replaces dns.lookup with a function that calls this backend.
 const systemLookup = dns.lookup
 
-// The same facts the addon returns; lib/advice.js words both backends' failures.
-function failure(code, hostname, detail, syscall = 'getaddrinfo') {
-  return lookupFailure(code, hostname, syscall, detail)
-}
-
+// Failures are the same facts the addon returns (lookupFailure); lib/advice.js words both
+// backends' failures.
 function ipv6OnlyFailure(hostname, ipv6Seen) {
-  if (ipv6Seen) noteIpv6Only(hostname, ipv6Seen)
-  return { ...failure('ENODATA', hostname, undefined, 'lookup'), ipv6Seen }
+  noteIpv6Only(hostname, ipv6Seen)
+  return lookupFailure('ENODATA', hostname, 'lookup', undefined, ipv6Seen)
 }
 
 // IPv6-only hosts seen, for the once-per-host warning and stats(). Per thread: this backend keeps
@@ -67,7 +64,7 @@ class NativeResolver {
   // The outcome of an IP literal, which needs no query; null for a name.
   known(hostname) {
     if (net.isIPv4(hostname)) return { addresses: [hostname], ttlMs: 0 }
-    if (net.isIPv6(hostname)) return failure('EAFNOSUPPORT', hostname, undefined, 'connect')
+    if (net.isIPv6(hostname)) return lookupFailure('EAFNOSUPPORT', hostname, 'connect')
     return null
   }
 
@@ -87,9 +84,9 @@ class NativeResolver {
       if (!err && addresses.length > 0) return done({ addresses, ttlMs: 0 })
       const code = err ? err.code : 'ENODATA'
       if (code === 'ETIMEOUT') counts.timeouts++
-      if (code !== 'ENOTFOUND' && code !== 'ENODATA') return done(failure(code, hostname, err.message))
+      if (code !== 'ENOTFOUND' && code !== 'ENODATA') return done(lookupFailure(code, hostname, 'getaddrinfo', err.message))
       // Tell an IPv6-only name from a missing one, for the ENODATA advice.
-      ipv6((seen) => done(seen ? ipv6OnlyFailure(hostname, seen) : failure(code, hostname, err && err.message)))
+      ipv6((seen) => done(seen ? ipv6OnlyFailure(hostname, seen) : lookupFailure(code, hostname, 'getaddrinfo', err && err.message)))
     })
   }
 }

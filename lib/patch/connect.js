@@ -69,7 +69,7 @@ function withoutIPv6(addresses) {
 function ipv6OnlyError(config, hostname, ipv6) {
   native.noteIpv6Only(hostname, ipv6)
   if (config.warnings) warnIPv6Only(hostname)
-  return lookupError({ ...lookupFailure('ENODATA', hostname, 'lookup'), ipv6Seen: ipv6 })
+  return lookupError(lookupFailure('ENODATA', hostname, 'lookup', undefined, ipv6))
 }
 
 // A refused IPv6 literal fails the connection the way a failed connect does (an async 'error',

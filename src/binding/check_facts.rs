@@ -4,11 +4,10 @@
 
 use napi_derive::napi;
 
-use super::codes::LookupErrorCode;
+use super::lookups::LookupFailure;
 use crate::check::pooler_probe::{PoolerProbe, Search};
 use crate::check::pooler_verdict::{self, Answer, AuthRequest, Outcome};
 use crate::check::verdict::{self, PoolerFinding, Report};
-use crate::lookup::errors::LookupError;
 
 /// The verdict of `diagnose()` / `ipv4-force check`, as JS sees it; `reachable` and `resolves` are
 /// the good ones. What each means: `check::verdict::Verdict`.
@@ -161,7 +160,7 @@ pub enum PoolerSeen {
         nodata: bool,
     },
     LookupFailed {
-        error: CheckDnsFailure,
+        error: LookupFailure,
     },
     ConnectFailed {
         code: String,
@@ -209,7 +208,7 @@ impl From<Outcome> for PoolerSeen {
     fn from(o: Outcome) -> Self {
         match o {
             Outcome::NoAddress { nodata } => PoolerSeen::NoAddress { nodata },
-            Outcome::LookupFailed(e) => PoolerSeen::LookupFailed { error: e.into() },
+            Outcome::LookupFailed(e) => PoolerSeen::LookupFailed { error: (&e).into() },
             Outcome::ConnectFailed {
                 code,
                 address,
@@ -300,30 +299,6 @@ pub struct CheckPooler {
     pub connection_strings: Vec<String>,
     /// The one to paste, when exactly one pooler serves the project.
     pub connection_string: Option<String>,
-}
-
-/// A failed DNS question of the check: the lookup error's facts, which lib/advice.js's
-/// `lookupMessage` words.
-#[napi(object, use_nullable = true)]
-pub struct CheckDnsFailure {
-    pub code: LookupErrorCode,
-    pub hostname: String,
-    pub syscall: String,
-    pub detail: String,
-    /// For ENODATA: an IPv6 address the name has.
-    pub ipv6_seen: Option<String>,
-}
-
-impl From<LookupError> for CheckDnsFailure {
-    fn from(e: LookupError) -> Self {
-        CheckDnsFailure {
-            code: e.code.into(),
-            hostname: e.hostname,
-            syscall: e.syscall.to_string(),
-            detail: e.detail,
-            ipv6_seen: e.ipv6_seen.map(|ip| ip.to_string()),
-        }
-    }
 }
 
 /// Why no TCP connect was tried.
@@ -532,10 +507,10 @@ pub struct CheckFacts {
     /// The host is an IP address.
     pub ip_literal: bool,
     pub a: Vec<String>,
-    pub a_error: Option<CheckDnsFailure>,
+    pub a_error: Option<LookupFailure>,
     pub aaaa: Vec<String>,
     /// null when there is simply no AAAA record.
-    pub aaaa_error: Option<CheckDnsFailure>,
+    pub aaaa_error: Option<LookupFailure>,
     pub ipv6_route: bool,
     pub ipv6_source: Option<String>,
     pub ipv6_route_detail: String,
@@ -557,9 +532,9 @@ impl From<Report> for CheckFacts {
             endpoint: r.endpoint,
             ip_literal: r.ip_literal,
             a: r.a,
-            a_error: r.a_error.map(CheckDnsFailure::from),
+            a_error: r.a_error.as_ref().map(LookupFailure::from),
             aaaa: r.aaaa,
-            aaaa_error: r.aaaa_error.map(CheckDnsFailure::from),
+            aaaa_error: r.aaaa_error.as_ref().map(LookupFailure::from),
             ipv6_route: r.ipv6_route.available,
             ipv6_source: r.ipv6_route.source.map(|ip| ip.to_string()),
             ipv6_route_detail: r.ipv6_route.detail,

@@ -118,7 +118,7 @@ fn to_js_batch(finished: Vec<Finished>) -> Vec<CompletedLookup> {
             }));
             let outcome = converted.unwrap_or_else(|panic| {
                 let err = internal_error(hostname.as_deref().unwrap_or(""), &panic_text(&*panic));
-                Either::B(failure(&err))
+                Either::B((&err).into())
             });
             CompletedLookup { id, outcome }
         })
@@ -299,16 +299,18 @@ fn to_js(outcome: Outcome, fresh_until: Instant) -> Either<LookupAnswer, LookupF
                 .as_secs_f64()
                 * 1000.0,
         }),
-        Err(err) => Either::B(failure(&err)),
+        Err(err) => Either::B(err.as_ref().into()),
     }
 }
 
-fn failure(err: &LookupError) -> LookupFailure {
-    LookupFailure {
-        code: err.code.into(),
-        hostname: err.hostname.clone(),
-        syscall: err.syscall.to_string(),
-        detail: (!err.detail.is_empty()).then(|| err.detail.clone()),
-        ipv6_seen: err.ipv6_seen.map(|ip| ip.to_string()),
+impl From<&LookupError> for LookupFailure {
+    fn from(err: &LookupError) -> Self {
+        LookupFailure {
+            code: err.code.into(),
+            hostname: err.hostname.clone(),
+            syscall: err.syscall.to_string(),
+            detail: (!err.detail.is_empty()).then(|| err.detail.clone()),
+            ipv6_seen: err.ipv6_seen.map(|ip| ip.to_string()),
+        }
     }
 }
