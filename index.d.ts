@@ -220,41 +220,17 @@ export interface PoolerCandidate extends Omit<binding.CheckPoolerProbe, 'seen'> 
 }
 
 /** The search for the pooler(s) that serve a Supabase project. */
-export interface PoolerSearch {
-  /** The project ref. */
-  project: string
-  /** The user name sent: `postgres.<ref>`. */
-  user: string
-  /** The region the search was narrowed to, if any. */
-  region: string | null
+export interface PoolerSearch extends Omit<binding.CheckPoolerSearch, 'candidates'> {
   /** Every candidate, with its verdict. */
   candidates: Array<PoolerCandidate>
-  /** One session-pooler connection string per pooler that serves the project. */
-  connectionStrings: Array<string>
-  /** The one to paste, when exactly one pooler serves the project. */
-  connectionString: string | null
-  /** The whole search, in milliseconds. */
-  ms: number
-  limits: binding.PoolerLimits
 }
 
 /** Supabase's pooler, as the check found it (`null` in the report for other targets). */
-export interface PoolerReport {
-  /** The project ref (from the direct host, or a pooler URL's user name). */
-  project: string | null
-  /**
-   * The user name asked with (`postgres.<ref>`; a pooler URL's own, masked unless it is
-   * `postgres` or `<role>.<ref>`).
-   */
-  user: string
+export interface PoolerReport extends Omit<binding.CheckPooler, 'urlProbe' | 'search'> {
   /** A pooler URL's own host, asked with the URL's user name. */
   urlProbe: PoolerCandidate | null
   /** The search among every candidate, when one ran. */
   search: PoolerSearch | null
-  /** One session-pooler connection string per pooler that serves the project. */
-  connectionStrings: Array<string>
-  /** The one to paste, when exactly one pooler serves the project. */
-  connectionString: string | null
 }
 
 /**

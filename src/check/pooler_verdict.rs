@@ -1,8 +1,8 @@
 //! What a pooler's answer to a PostgreSQL startup message means (pure: the probe's I/O is in
-//! `pooler_probe`; lib/check-words.js words what was seen). Supavisor answers a startup message for a tenant it does not serve with
-//! `FATAL: Tenant or user not found` (SQLSTATE XX000), and one for a tenant it serves with an
-//! authentication request: so an authentication request means "this pooler serves the project",
-//! and the probe never goes further.
+//! `pooler_probe`; lib/check-words.js words what was seen). Supavisor answers a startup message
+//! for a tenant it does not serve with `FATAL: Tenant or user not found` (SQLSTATE XX000), and
+//! one for a tenant it serves with an authentication request: so an authentication request
+//! means "this pooler serves the project", and the probe never goes further.
 
 use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
